@@ -1,0 +1,111 @@
+/**
+ * ContainerRegistry: the Azure Container Registry the cluster image lives in,
+ * its resource group, and the AcrPull grant for the identity clusters pull with.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
+import * as resources from "@pulumi/azure-native/resources";
+import { childName, isRegistryName, REGISTRY_NAME_RULE } from "./naming";
+
+/** Built-in Azure role "AcrPull". */
+export const ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+
+export interface ContainerRegistryArgs {
+  /** Azure region of the registry (and of the resource group when created). */
+  location: string;
+  /** The resource group: created by this component unless `existing` is true. */
+  resourceGroup: { name: string; existing?: boolean };
+  /** Registry name: 5 to 50 letters and digits, unique across Azure. */
+  registryName: string;
+  /** Service tier. Default: Basic. */
+  sku?: "Basic" | "Standard" | "Premium";
+  /** Enable the ACR admin user. Default: false (only dev stacks may turn it on). */
+  adminUserEnabled?: boolean;
+  /** Object id of the service principal that clusters pull with; it gets AcrPull on the registry. */
+  pullPrincipalObjectId: pulumi.Input<string>;
+  /** Protect the registry from deletion (`pulumi destroy` then refuses). Default: false. */
+  protect?: boolean;
+  /** Tags for the group and the registry. Default: none. */
+  tags?: Record<string, string>;
+}
+
+/** Problems with ContainerRegistryArgs, as messages; empty when valid. */
+export function validateContainerRegistryArgs(args: ContainerRegistryArgs): string[] {
+  const problems: string[] = [];
+  if (!isRegistryName(args.registryName)) problems.push(`registry name "${args.registryName}" ${REGISTRY_NAME_RULE}`);
+  if (!args.location) problems.push("location is required");
+  if (!args.resourceGroup.name) problems.push("resourceGroup.name is required");
+  return problems;
+}
+
+/** `/subscriptions/<id>/providers/...` role definition id, from any resource id in the subscription. */
+export function roleDefinitionIdFor(resourceId: string, roleId: string): string {
+  const m = /^\/subscriptions\/([^/]+)\//i.exec(resourceId);
+  if (!m) throw new Error(`not an Azure resource id: ${resourceId}`);
+  return `/subscriptions/${m[1]}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`;
+}
+
+export class ContainerRegistry extends pulumi.ComponentResource {
+  /** Registry host, e.g. dcshydrodev.azurecr.io. */
+  public readonly loginServer: pulumi.Output<string>;
+  /** Azure resource id of the registry. */
+  public readonly registryId: pulumi.Output<string>;
+  /** Registry name. */
+  public readonly registryName: pulumi.Output<string>;
+  /** Name of the resource group holding the registry. */
+  public readonly resourceGroupName: pulumi.Output<string>;
+  /** Admin credentials (password secret), only when the admin user is enabled. */
+  public readonly adminCredentials?: { username: pulumi.Output<string>; password: pulumi.Output<string> };
+
+  constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dcs:index:ContainerRegistry", name, {}, opts);
+    const problems = validateContainerRegistryArgs(args);
+    if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
+
+    const { location, tags, registryName } = args;
+    const resourceGroupName = args.resourceGroup.existing
+      ? pulumi.output(args.resourceGroup.name)
+      : new resources.ResourceGroup(childName(name, "rg"), { resourceGroupName: args.resourceGroup.name, location, tags }, { parent: this }).name;
+
+    const registry = new containerregistry.Registry(
+      childName(name, "acr"),
+      {
+        registryName,
+        resourceGroupName,
+        location,
+        sku: { name: args.sku ?? "Basic" },
+        adminUserEnabled: args.adminUserEnabled ?? false,
+        anonymousPullEnabled: false,
+        tags,
+      },
+      { parent: this, protect: args.protect ?? false },
+    );
+
+    new authorization.RoleAssignment(
+      childName(name, "acrpull"),
+      {
+        scope: registry.id,
+        principalId: args.pullPrincipalObjectId,
+        principalType: "ServicePrincipal",
+        roleDefinitionId: registry.id.apply((id) => roleDefinitionIdFor(id, ACR_PULL_ROLE_ID)),
+        description: "Databricks clusters pull their container image with this identity",
+      },
+      { parent: this },
+    );
+
+    if (args.adminUserEnabled) {
+      const creds = containerregistry.listRegistryCredentialsOutput({ registryName: registry.name, resourceGroupName }, { parent: this });
+      this.adminCredentials = {
+        username: creds.apply((c) => c.username ?? ""),
+        password: pulumi.secret(creds.apply((c) => c.passwords?.[0]?.value ?? "")),
+      };
+    }
+
+    this.loginServer = registry.loginServer;
+    this.registryId = registry.id;
+    this.registryName = registry.name;
+    this.resourceGroupName = resourceGroupName;
+    this.registerOutputs({ loginServer: this.loginServer, registryId: this.registryId, registryName: this.registryName, resourceGroupName });
+  }
+}

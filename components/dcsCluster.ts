@@ -1,0 +1,129 @@
+/**
+ * DcsCluster: a Databricks cluster that boots from the team's image (by
+ * digest), pulls it with the pull identity, and runs the init scripts.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as databricks from "@pulumi/databricks";
+import type { InitScriptBlock } from "./initScripts";
+import { childName } from "./naming";
+
+/** Access mode custom containers need: dedicated (single user). Shared mode is not supported. */
+export const ACCESS_MODE = "SINGLE_USER";
+
+export interface DcsClusterArgs {
+  /** Cluster name. */
+  clusterName: string;
+  /** Immutable image reference `<host>/<repo>@sha256:<digest>`. */
+  imageRef: pulumi.Input<string>;
+  /** Registry user: the pull identity's client id. */
+  pullUsername: pulumi.Input<string>;
+  /** Registry password: the client secret (a Pulumi secret) or a `{{secrets/<scope>/<key>}}` reference. */
+  pullPassword: pulumi.Input<string>;
+  /** Init-script blocks, in run order. Default: none. */
+  initScripts?: InitScriptBlock[];
+  /** Runtime key, e.g. 16.4.x-scala2.12. Default: looked up (latest LTS, never ML/Genomics/GPU). */
+  sparkVersion?: string;
+  /** major.minor the image was built for; a looked-up runtime must match it. */
+  expectedRuntime?: string;
+  /** Worker node type. Default: looked up from minCores/minMemoryGb. */
+  nodeType?: string;
+  /** Driver node type. Default: the worker node type. */
+  driverNodeType?: string;
+  /** Minimum cores for the node-type lookup. Default: 4. */
+  minCores?: number;
+  /** Minimum memory (GB) for the node-type lookup. Default: 16. */
+  minMemoryGb?: number;
+  /** Fixed size; exclusive with autoscale. */
+  numWorkers?: number;
+  /** Autoscaling range; exclusive with numWorkers. */
+  autoscale?: { minWorkers: number; maxWorkers: number };
+  /** Minutes of inactivity before termination. Default: 30. */
+  autoterminationMinutes?: number;
+  /** Owner of the single-user cluster (user email or service principal application id). */
+  singleUserName: string;
+  /** Custom tags (propagate to the Azure VMs). Default: none. */
+  customTags?: Record<string, string>;
+  /** Environment variables for Spark and the init scripts. Default: none. */
+  sparkEnvVars?: Record<string, string>;
+  /** Resources the cluster waits for: the container-services toggle and the script uploads. Default: none. */
+  dependsOn?: pulumi.Resource[];
+  /** Workspace-level Databricks provider. */
+  provider: databricks.Provider;
+}
+
+/** Problems with the sizing arguments, as messages; empty when valid. */
+export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts">): string[] {
+  const problems: string[] = [];
+  if ((args.numWorkers === undefined) === (args.autoscale === undefined)) problems.push("set exactly one of numWorkers and autoscale");
+  if (args.autoscale && args.autoscale.maxWorkers < args.autoscale.minWorkers) problems.push("autoscale.maxWorkers is below autoscale.minWorkers");
+  if ((args.autoterminationMinutes ?? 30) <= 0) problems.push("autoterminationMinutes must be positive");
+  if ((args.initScripts?.length ?? 0) > 10) problems.push("a cluster runs at most 10 init scripts");
+  return problems;
+}
+
+/** Checks a looked-up runtime against the image's; returns it or throws with the key to set. */
+export function checkRuntime(sparkVersion: string, expectedRuntime: string | undefined): string {
+  if (/(^|-)ml(-|$)|genomics|hls|gpu/i.test(sparkVersion)) {
+    throw new Error(`runtime ${sparkVersion} cannot run custom containers (ML, GPU and Genomics runtimes are unsupported); set dcs:cluster.sparkVersion`);
+  }
+  if (expectedRuntime && !sparkVersion.startsWith(`${expectedRuntime}.`)) {
+    throw new Error(`the latest LTS runtime is ${sparkVersion} but the image is built for ${expectedRuntime}; set dcs:cluster.sparkVersion to ${expectedRuntime}.x-scala2.12 or move dcs:image.runtime`);
+  }
+  return sparkVersion;
+}
+
+export class DcsCluster extends pulumi.ComponentResource {
+  /** Databricks cluster id. */
+  public readonly clusterId: pulumi.Output<string>;
+  /** URL of the cluster page in the workspace. */
+  public readonly url: pulumi.Output<string>;
+  /** The runtime the cluster runs. */
+  public readonly sparkVersion: pulumi.Output<string>;
+
+  constructor(name: string, args: DcsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dcs:index:DcsCluster", name, {}, opts);
+    const problems = validateClusterArgs(args);
+    if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
+
+    const { provider } = args;
+    const invokeOpts = { parent: this, provider };
+    const sparkVersion =
+      args.sparkVersion !== undefined
+        ? pulumi.output(args.sparkVersion)
+        : databricks
+            .getSparkVersionOutput({ longTermSupport: true, latest: true, ml: false, genomics: false, gpu: false, photon: false }, invokeOpts)
+            .apply((r) => checkRuntime(r.id, args.expectedRuntime));
+    const nodeType =
+      args.nodeType !== undefined
+        ? pulumi.output(args.nodeType)
+        : databricks.getNodeTypeOutput({ minCores: args.minCores ?? 4, minMemoryGb: args.minMemoryGb ?? 16, localDisk: true }, invokeOpts).apply((r) => r.id);
+
+    const cluster = new databricks.Cluster(
+      childName(name, "cluster"),
+      {
+        clusterName: args.clusterName,
+        sparkVersion,
+        nodeTypeId: nodeType,
+        driverNodeTypeId: args.driverNodeType ?? nodeType,
+        numWorkers: args.numWorkers,
+        autoscale: args.autoscale,
+        autoterminationMinutes: args.autoterminationMinutes ?? 30,
+        dataSecurityMode: ACCESS_MODE,
+        singleUserName: args.singleUserName,
+        dockerImage: {
+          url: args.imageRef,
+          basicAuth: { username: args.pullUsername, password: pulumi.secret(args.pullPassword) },
+        },
+        initScripts: args.initScripts ?? [],
+        customTags: args.customTags ?? {},
+        sparkEnvVars: args.sparkEnvVars ?? {},
+      },
+      { parent: this, provider, dependsOn: args.dependsOn ?? [] },
+    );
+
+    this.clusterId = cluster.clusterId;
+    this.url = cluster.url;
+    this.sparkVersion = sparkVersion;
+    this.registerOutputs({ clusterId: this.clusterId, url: this.url, sparkVersion });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Pure helpers shared by the components: names, tags and content hashes.
+ * Nothing here touches Pulumi or the cloud, so all of it is unit-tested directly.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** The rule an Azure Container Registry name must follow, as a sentence. */
+export const REGISTRY_NAME_RULE = "must be 5 to 50 letters and digits (no dashes), unique across Azure";
+
+/** True when `name` is a valid ACR name. */
+export function isRegistryName(name: string): boolean {
+  return /^[A-Za-z0-9]{5,50}$/.test(name);
+}
+
+/** Child resource name derived from the component name: `<parent>-<suffix>`. */
+export function childName(parent: string, suffix: string): string {
+  return `${parent}-${suffix}`;
+}
+
+/** Tags every resource of a stack carries; policies and cost reports rely on them. */
+export interface StandardTags {
+  environment: string;
+  team: string;
+  costCenter: string;
+}
+
+/** The standard tags, then the stack's extra tags (which may not override the standard ones). */
+export function standardTags(base: StandardTags, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...extra, environment: base.environment, team: base.team, costCenter: base.costCenter, managedBy: "dcs-platform" };
+}
+
+/** Every regular file below `dir`, as sorted POSIX paths relative to it. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) out.push(child);
+    }
+  };
+  walk("");
+  return out.sort();
+}
+
+/**
+ * A SHA-256 over a build context: every file's relative path, mode bit for
+ * execution and bytes, plus the build arguments that shape the image. The same
+ * context and arguments always give the same hash; any change gives another.
+ */
+export function hashBuildContext(dir: string, buildArgs: Record<string, string> = {}): string {
+  const h = createHash("sha256");
+  for (const rel of listFiles(dir)) {
+    const full = path.join(dir, rel);
+    const executable = (fs.statSync(full).mode & 0o111) !== 0;
+    h.update(`file\0${rel}\0${executable ? "x" : "-"}\0`);
+    h.update(fs.readFileSync(full));
+    h.update("\0");
+  }
+  for (const key of Object.keys(buildArgs).sort()) {
+    h.update(`arg\0${key}\0${buildArgs[key]}\0`);
+  }
+  return h.digest("hex");
+}
+
+/** The image tag for a runtime and a context hash, e.g. `16.4-lts-3f2a9c1b7d0e`. Never `latest`. */
+export function imageTag(runtime: string, contextHash: string): string {
+  if (!/^[0-9a-f]{12,}$/.test(contextHash)) throw new Error(`not a hex content hash: ${contextHash}`);
+  const prefix = runtime.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-+|-+$/g, "");
+  return `${prefix}-${contextHash.slice(0, 12)}`;
+}
+
+/** True for an immutable image reference `<host>/<repo>@sha256:<64 hex>`. */
+export function isDigestReference(ref: string): boolean {
+  return /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/.test(ref);
+}
