@@ -51,6 +51,11 @@ export interface DcsClusterArgs {
   provider: databricks.Provider;
 }
 
+/** True for a Databricks secret reference such as {{secrets/dcs/acr-pull}}. */
+export function isSecretReference(value: pulumi.Input<string>): value is string {
+  return typeof value === "string" && /^\{\{secrets\/[^/{}]+\/[^/{}]+\}\}$/.test(value);
+}
+
 /** Problems with the sizing arguments, as messages; empty when valid. */
 export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts">): string[] {
   const problems: string[] = [];
@@ -112,7 +117,9 @@ export class DcsCluster extends pulumi.ComponentResource {
         singleUserName: args.singleUserName,
         dockerImage: {
           url: args.imageRef,
-          basicAuth: { username: args.pullUsername, password: pulumi.secret(args.pullPassword) },
+          // A {{secrets/...}} reference is not itself a secret and stays visible in previews;
+          // anything else is treated as the secret it is.
+          basicAuth: { username: args.pullUsername, password: isSecretReference(args.pullPassword) ? args.pullPassword : pulumi.secret(args.pullPassword) },
         },
         initScripts: args.initScripts ?? [],
         customTags: args.customTags ?? {},

@@ -377,3 +377,21 @@ export function loadStackConfig(): StackConfig {
     throw e;
   }
 }
+
+/**
+ * The secret keys (without namespace) a stack's values call for: the pull
+ * secret unless a Databricks secret reference replaces it, the push secret in
+ * servicePrincipal mode. Takes full keys (dcs:image, ...) with decoded values.
+ */
+export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRET_KEYS)[number][] {
+  const obj = (key: string) => {
+    const v = values[`${NAMESPACE}:${key}`];
+    const decoded = typeof v === "string" ? decodeConfigValue(v) : v;
+    return (decoded !== null && typeof decoded === "object" ? decoded : {}) as Record<string, unknown>;
+  };
+  const needed: (typeof SECRET_KEYS)[number][] = [];
+  if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
+  const push = obj("image").push as Record<string, unknown> | undefined;
+  if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");
+  return needed;
+}

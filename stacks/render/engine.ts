@@ -1,0 +1,399 @@
+/**
+ * A recording engine: runs the real program (stacks/index.ts, the entry
+ * `pulumi up` runs) in-process against the Pulumi SDK's mock hooks and
+ * records what the engine would receive: every resource with its inputs,
+ * parent, provider, dependencies and options, every invoke, every warning,
+ * and the stack outputs. No CLI, no cloud, no credentials.
+ *
+ * Cloud-only values (ids, login server, digests) come back either as marked
+ * placeholders, the way a preview shows unknowns ("placeholders"), or as
+ * deterministic stand-ins that look like the real thing ("simulated", for
+ * tests and policy checks).
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeRpc from "@pulumi/pulumi/runtime/rpc";
+import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import { parse as parseYaml } from "yaml";
+import { NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
+
+/** How values only the cloud knows are shown. */
+export type CloudMode = "placeholders" | "simulated";
+
+export interface RenderOptions {
+  /** Stack name; its config comes from Pulumi.<stack>.yaml. */
+  stack: string;
+  /** Project root (holds Pulumi.yaml). Default: the repository this file is in. */
+  projectRoot?: string;
+  /** Full keys (dcs:cluster, ...) replacing or adding to the stack file's values. */
+  configOverrides?: Record<string, unknown>;
+  /** Secret values by full key; missing secrets get marked placeholders. */
+  secrets?: Record<string, string>;
+  /** Placeholders (default) or simulated cloud values. */
+  cloud?: CloudMode;
+  /** Loads the program; default: a fresh import of stacks/index.ts. */
+  load?: () => Promise<Record<string, unknown>>;
+}
+
+/** A resource as the engine would have received it. */
+export interface RenderedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent (component or stack). */
+  parent?: string;
+  /** Provider reference (URN::id) for custom resources. */
+  provider?: string;
+  custom: boolean;
+  /** Inputs with secret values replaced by "[secret]". */
+  inputs: Record<string, unknown>;
+  /** Top-level inputs that hold a secret. */
+  secretInputs: string[];
+  /** URNs this resource depends on (explicit and through inputs). */
+  dependencies: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+}
+
+export interface RenderedInvoke {
+  token: string;
+  args: Record<string, unknown>;
+  /** What the answer was based on. */
+  answeredFrom: string;
+}
+
+export interface Rendering {
+  project: string;
+  stack: string;
+  cloud: CloudMode;
+  resources: RenderedResource[];
+  invokes: RenderedInvoke[];
+  /** Stack outputs; secret outputs are "[secret]". */
+  outputs: Record<string, unknown>;
+  warnings: string[];
+  /** Secret keys the stack file lacked and that were given placeholders. */
+  placeholderSecrets: string[];
+}
+
+export const SECRET_MARK = "[secret]";
+
+/** The placeholder for a value the cloud assigns. */
+export function computed(what: string): string {
+  return `(computed: ${what})`;
+}
+
+const defaultRoot = path.resolve(__dirname, "..", "..");
+
+/** Reads a stack file's `config:` block as full key -> value and the set of encrypted keys. */
+export function readStackFile(file: string): { values: Record<string, unknown>; encrypted: Set<string> } {
+  if (!fs.existsSync(file)) throw new Error(`${path.basename(file)} not found: create it with \`pulumi stack init\` or copy Pulumi.dev.yaml`);
+  const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const values: Record<string, unknown> = {};
+  const encrypted = new Set<string>();
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    if (value !== null && typeof value === "object" && "secure" in value) encrypted.add(key);
+    else values[key] = value;
+  }
+  return { values, encrypted };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Replaces every occurrence of a known secret value in a string. */
+function scrub(text: string, knownSecrets: readonly string[]): { text: string; hit: boolean } {
+  let out = text;
+  for (const secret of knownSecrets) if (secret.length > 0) out = out.split(secret).join(SECRET_MARK);
+  return { text: out, hit: out !== text };
+}
+
+/**
+ * Replaces secret values with SECRET_MARK; reports whether any secret was found.
+ * The SDK marks a whole object secret when one field is; where the secret
+ * value is known (it came from config), only that field is masked so the
+ * rest (an image URL, say) stays reviewable. Otherwise the whole value is.
+ */
+function redact(value: unknown, knownSecrets: readonly string[]): { value: unknown; secret: boolean } {
+  if (pulumi.runtime.isRpcSecret(value)) {
+    const inner = unwrapSecrets(value);
+    const masked = redact(inner, knownSecrets);
+    const serialized = JSON.stringify(masked.value) ?? "";
+    const precise = masked.secret && !knownSecrets.some((s) => s.length > 0 && serialized.includes(s));
+    return { value: precise ? masked.value : SECRET_MARK, secret: true };
+  }
+  if (typeof value === "string") {
+    const r = scrub(value, knownSecrets);
+    return { value: r.text, secret: r.hit };
+  }
+  if (Array.isArray(value)) {
+    let secret = false;
+    const out = value.map((v) => {
+      const r = redact(v, knownSecrets);
+      secret ||= r.secret;
+      return r.value;
+    });
+    return { value: out, secret };
+  }
+  if (isObject(value)) {
+    let secret = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = redact(v, knownSecrets);
+      secret ||= r.secret;
+      out[k] = r.value;
+    }
+    return { value: out, secret };
+  }
+  return { value, secret: false };
+}
+
+/** Removes the secret wrappers so the program sees plain values in outputs. */
+function unwrapSecrets(value: unknown): unknown {
+  if (pulumi.runtime.isRpcSecret(value)) return unwrapSecrets(pulumi.runtime.unwrapRpcSecret(value));
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  return value;
+}
+
+/** Shortens file contents to a hash and size: diffs stay readable, changes stay visible. */
+function summarizeContent(inputs: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...inputs };
+  if (typeof out.contentBase64 === "string") {
+    const bytes = Buffer.from(out.contentBase64, "base64");
+    out.contentBase64 = `sha256:${createHash("sha256").update(bytes).digest("hex")} (${bytes.length} bytes)`;
+  }
+  return out;
+}
+
+/** Values the cloud assigns on create, per resource type. */
+function cloudState(type: string, name: string, inputs: Record<string, unknown>, mode: CloudMode): { id: string; state: Record<string, unknown> } {
+  const sim = mode === "simulated";
+  const sub = sim ? "00000000-0000-0000-0000-000000000000" : computed("subscription");
+  const placeholder = (prop: string) => computed(`${name}.${prop}`);
+  const id = sim ? `${name}-id` : placeholder("id");
+  switch (type) {
+    case "azure-native:resources:ResourceGroup": {
+      const rg = String(inputs.resourceGroupName ?? name);
+      return { id: `/subscriptions/${sub}/resourceGroups/${rg}`, state: { name: rg } };
+    }
+    case "azure-native:containerregistry:Registry": {
+      const reg = String(inputs.registryName ?? name);
+      const rid = `/subscriptions/${sub}/resourceGroups/${String(inputs.resourceGroupName)}/providers/Microsoft.ContainerRegistry/registries/${reg}`;
+      return { id: rid, state: { name: reg, loginServer: sim ? `${reg.toLowerCase()}.azurecr.io` : placeholder("loginServer") } };
+    }
+    case "azure-native:authorization:RoleAssignment":
+      return { id: sim ? `${String(inputs.scope)}/providers/Microsoft.Authorization/roleAssignments/${name}` : placeholder("id"), state: { name: placeholder("name") } };
+    case "docker:index/image:Image": {
+      const imageName = String(inputs.imageName);
+      const repo = imageName.replace(/:[^:/]+$/, "");
+      return { id, state: { repoDigest: sim ? `${repo}@sha256:${sha256(imageName)}` : placeholder("repoDigest"), registryServer: repo.split("/")[0] } };
+    }
+    case "databricks:index/cluster:Cluster": {
+      const cid = sim ? `0101-000000-${sha256(name).slice(0, 8)}` : placeholder("clusterId");
+      return { id: cid, state: { clusterId: cid, url: sim ? `https://adb-0.0.azuredatabricks.net/#setting/clusters/${cid}/configuration` : placeholder("url"), state: "RUNNING" } };
+    }
+    case "databricks:index/dbfsFile:DbfsFile":
+      return { id, state: { dbfsPath: `dbfs:${String(inputs.path)}` } };
+    case "databricks:index/workspaceFile:WorkspaceFile":
+      return { id, state: { workspacePath: `/Workspace${String(inputs.path)}` } };
+    default:
+      return { id, state: {} };
+  }
+}
+
+interface MonitorRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProvider(): string;
+  getCustom(): boolean;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDependenciesList(): string[];
+  getObject(): Parameters<typeof runtimeRpc.deserializeProperties>[0];
+}
+
+interface MockMonitorLike {
+  registerResource(req: MonitorRequest, callback: unknown): Promise<void>;
+  newUrn(parent: string, type: string, name: string): string;
+}
+
+/** Purges the program's modules from the CommonJS cache so a second render runs it anew. */
+function freshRequire(entry: string, root: string): Record<string, unknown> {
+  for (const key of Object.keys(require.cache)) {
+    if (key.startsWith(path.join(root, "stacks")) || key.startsWith(path.join(root, "components"))) {
+      if (!key.includes(`${path.sep}render${path.sep}`) && !key.endsWith(`${path.sep}config.ts`)) delete require.cache[key];
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(entry) as Record<string, unknown>;
+}
+
+/** Renders one stack: runs the program under the recording engine. */
+export async function renderStack(options: RenderOptions): Promise<Rendering> {
+  const root = options.projectRoot ?? defaultRoot;
+  const mode = options.cloud ?? "placeholders";
+  const project = String((parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name);
+  const { values, encrypted } = readStackFile(path.join(root, `Pulumi.${options.stack}.yaml`));
+  Object.assign(values, options.configOverrides ?? {});
+
+  // Secrets: given ones, then the stack file's encrypted ones, then placeholders for what the config needs.
+  const secretKeys = new Set<string>();
+  const placeholderSecrets: string[] = [];
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  const needed = new Set([...encrypted, ...secretKeysNeeded(values).map((k) => `${NAMESPACE}:${k}`)]);
+  for (const [k, v] of Object.entries(options.secrets ?? {})) {
+    config[k] = v;
+    secretKeys.add(k);
+  }
+  for (const k of [...needed].sort()) {
+    if (secretKeys.has(k)) continue;
+    config[k] = `(placeholder secret for ${k})`;
+    secretKeys.add(k);
+    placeholderSecrets.push(k);
+  }
+  const runtimeTag = String((values[`${NAMESPACE}:image`] as { runtime?: string } | undefined)?.runtime ?? "16.4-LTS");
+  const entry = path.join(root, "stacks", "index.ts");
+  const recorded = await recordProgram({
+    project,
+    stack: options.stack,
+    config,
+    secretKeys: [...secretKeys],
+    cloud: mode,
+    sparkVersionAnswer: `${runtimeOfImageTag(runtimeTag) ?? "16.4"}.x-scala2.12`,
+    load: options.load ?? (async () => freshRequire(entry, root)),
+  });
+  return { ...recorded, placeholderSecrets };
+}
+
+/** What recordProgram needs: the program's identity, its configuration and how to load it. */
+export interface RecordOptions {
+  project: string;
+  stack: string;
+  /** Full key -> raw config value (objects as JSON text), as the CLI hands them to a program. */
+  config: Record<string, string>;
+  /** Keys of `config` that are secrets. */
+  secretKeys: string[];
+  cloud: CloudMode;
+  /** The runtime key getSparkVersion answers with. Default: 16.4.x-scala2.12. */
+  sparkVersionAnswer?: string;
+  /** Runs the program (or any code declaring resources) and returns its exports. */
+  load: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * Runs `load` under the recording engine: the generic part of rendering, also
+ * used by tests to record a single component.
+ */
+export async function recordProgram(options: RecordOptions): Promise<Omit<Rendering, "placeholderSecrets">> {
+  const { config, cloud: mode } = options;
+  const secretKeys = new Set(options.secretKeys);
+  pulumi.runtime.setAllConfig(config, [...secretKeys]);
+  const knownSecrets = [...secretKeys].map((k) => config[k] ?? "").filter((v) => v.length >= 4);
+  const invokes: RenderedInvoke[] = [];
+  const records = new Map<string, RenderedResource>();
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const { id, state } = cloudState(args.type, args.name, args.inputs, mode);
+        return { id, state: { ...(unwrapSecrets(args.inputs) as Record<string, unknown>), ...state } };
+      },
+      call(args) {
+        const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+        const record = (answeredFrom: string, result: Record<string, unknown>) => {
+          invokes.push({ token: args.token, args: redact(args.inputs, knownSecrets).value as Record<string, unknown>, answeredFrom });
+          return result;
+        };
+        switch (args.token) {
+          case "databricks:index/getSparkVersion:getSparkVersion":
+            return record("dcs:image.runtime", { ...inputs, id: options.sparkVersionAnswer ?? "16.4.x-scala2.12" });
+          case "databricks:index/getNodeType:getNodeType":
+            return record("placeholder", { ...inputs, id: mode === "simulated" ? "Standard_D4ds_v5" : computed(`node type with >= ${String(inputs.minCores)} cores`) });
+          case "azure-native:containerregistry:listRegistryCredentials":
+            return record("placeholder", { username: String(inputs.registryName), passwords: [{ name: "password", value: computed("admin password") }] });
+          default:
+            throw new Error(`the offline renderer cannot answer invoke ${args.token}`);
+        }
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+  );
+
+  // Record what the engine receives, options included (mocks drop them).
+  const monitor = runtimeSettings.getMonitor() as unknown as MockMonitorLike;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = async (req, callback) => {
+    const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+    const inputs: Record<string, unknown> = {};
+    const secretInputs: string[] = [];
+    for (const [k, v] of Object.entries(runtimeRpc.deserializeProperties(req.getObject()))) {
+      const r = redact(v, knownSecrets);
+      inputs[k] = r.value;
+      if (r.secret) secretInputs.push(k);
+    }
+    records.set(urn, {
+      urn,
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent() || undefined,
+      provider: req.getProvider() || undefined,
+      custom: req.getCustom(),
+      inputs: summarizeContent(inputs),
+      secretInputs: secretInputs.sort(),
+      dependencies: [...new Set(req.getDependenciesList())].sort(),
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+    });
+    return register(req, callback);
+  };
+  // Warnings: without an engine the SDK writes them to the console.
+  const warnings: string[] = [];
+  const consoleWarn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const line = args.map(String).join(" ");
+    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(line);
+    if (m) warnings.push(m[1]);
+    else consoleWarn(...args);
+  };
+
+  let exported: Record<string, unknown>;
+  let outputs: Record<string, unknown> = {};
+  try {
+    await runInPulumiStack(async () => {
+      exported = await options.load();
+      return exported;
+    });
+    for (const [key, value] of Object.entries(exported!)) {
+      if (!pulumi.Output.isInstance(value)) {
+        outputs[key] = value;
+        continue;
+      }
+      const secret = await (value as pulumi.Output<unknown> & { isSecret: Promise<boolean> }).isSecret;
+      outputs[key] = secret ? SECRET_MARK : redact(await new Promise((resolve) => value.apply(resolve)), knownSecrets).value;
+    }
+    await (runtimeSettings as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs();
+  } finally {
+    console.warn = consoleWarn;
+  }
+  outputs = Object.fromEntries(Object.entries(outputs).sort(([a], [b]) => a.localeCompare(b)));
+
+  return {
+    project: options.project,
+    stack: options.stack,
+    cloud: mode,
+    resources: [...records.values()].sort((a, b) => a.urn.localeCompare(b.urn)),
+    invokes,
+    outputs,
+    warnings: [...new Set(warnings)],
+  };
+}
