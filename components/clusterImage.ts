@@ -44,13 +44,14 @@ export class ClusterImage extends pulumi.ComponentResource {
   public readonly imageName: pulumi.Output<string>;
 
   constructor(name: string, args: ClusterImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("dcs:index:ClusterImage", name, {}, opts);
     const { context, registryServer, credentials } = args;
     const repository = args.repository ?? "hydrology/dask";
     const dockerfile = path.join(context, "Dockerfile");
-    if (!fs.existsSync(dockerfile)) throw new pulumi.ResourceError(`no Dockerfile in the build context ${context}`, this);
-
+    // Rejected before registration: nothing, not even this component, is declared.
+    if (!fs.existsSync(dockerfile)) throw new Error(`ClusterImage "${name}": no Dockerfile in the build context ${context}`);
     const plan = planImageBuild(args);
+    super("dcs:index:ClusterImage", name, {}, opts);
+
     const imageName = pulumi.interpolate`${registryServer}/${repository}:${plan.tag}`;
     const image = new docker.Image(
       childName(name, "image"),

@@ -59,9 +59,10 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly adminCredentials?: { username: pulumi.Output<string>; password: pulumi.Output<string> };
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("dcs:index:ContainerRegistry", name, {}, opts);
+    // Rejected before registration: nothing, not even this component, is declared.
     const problems = validateContainerRegistryArgs(args);
-    if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
+    if (problems.length > 0) throw new Error(`ContainerRegistry "${name}": ${problems.join("; ")}`);
+    super("dcs:index:ContainerRegistry", name, {}, opts);
 
     const { location, tags, registryName } = args;
     const resourceGroupName = args.resourceGroup.existing

@@ -86,9 +86,10 @@ export class DcsCluster extends pulumi.ComponentResource {
   public readonly sparkVersion: pulumi.Output<string>;
 
   constructor(name: string, args: DcsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("dcs:index:DcsCluster", name, {}, opts);
+    // Rejected before registration: nothing, not even this component, is declared.
     const problems = validateClusterArgs(args);
-    if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
+    if (problems.length > 0) throw new Error(`DcsCluster "${name}": ${problems.join("; ")}`);
+    super("dcs:index:DcsCluster", name, {}, opts);
 
     const { provider } = args;
     const invokeOpts = { parent: this, provider };

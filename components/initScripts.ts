@@ -114,14 +114,15 @@ export class InitScripts extends pulumi.ComponentResource {
   public readonly uploads: pulumi.Resource[];
 
   constructor(name: string, args: InitScriptsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("dcs:index:InitScripts", name, {}, opts);
     const store = args.store ?? "workspace";
+    // Rejected before registration: nothing, not even this component, is declared.
     let planned: PlannedUpload[];
     try {
       planned = planInitScripts(store, args.folder, readInitScripts(args.dir));
     } catch (e) {
-      throw new pulumi.ResourceError((e as Error).message, this);
+      throw new Error(`InitScripts "${name}": ${(e as Error).message}`);
     }
+    super("dcs:index:InitScripts", name, {}, opts);
     if (store === "dbfs") pulumi.log.warn(DBFS_DEPRECATION, this);
 
     const childOpts = { parent: this, provider: args.provider };

@@ -80,6 +80,18 @@ export interface Rendering {
 
 export const SECRET_MARK = "[secret]";
 
+/** The program failed; carries what had been declared by then (for "nothing was created" checks). */
+export class RenderError extends Error {
+  constructor(
+    message: string,
+    /** Resources registered before the failure. */
+    public readonly recorded: RenderedResource[],
+  ) {
+    super(message);
+    this.name = "RenderError";
+  }
+}
+
 /** The placeholder for a value the cloud assigns. */
 export function computed(what: string): string {
   return `(computed: ${what})`;
@@ -366,14 +378,22 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
     else consoleWarn(...args);
   };
 
-  let exported: Record<string, unknown>;
+  let exported: Record<string, unknown> = {};
   let outputs: Record<string, unknown> = {};
   try {
+    // A program that throws is caught here rather than inside the stack
+    // resource, whose internals would otherwise leave rejections unhandled.
+    let failure: unknown;
     await runInPulumiStack(async () => {
-      exported = await options.load();
-      return exported;
+      try {
+        exported = await options.load();
+      } catch (e) {
+        failure = e;
+      }
+      return failure === undefined ? exported : {};
     });
-    for (const [key, value] of Object.entries(exported!)) {
+    if (failure !== undefined) throw failure;
+    for (const [key, value] of Object.entries(exported)) {
       if (!pulumi.Output.isInstance(value)) {
         outputs[key] = value;
         continue;
@@ -382,6 +402,9 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
       outputs[key] = secret ? SECRET_MARK : redact(await new Promise((resolve) => value.apply(resolve)), knownSecrets).value;
     }
     await (runtimeSettings as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs();
+  } catch (e) {
+    await (runtimeSettings as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs().catch(() => undefined);
+    throw new RenderError(e instanceof Error ? e.message : String(e), [...records.values()]);
   } finally {
     console.warn = consoleWarn;
   }

@@ -1,0 +1,81 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterEach, describe, expect, it } from "vitest";
+import { ClusterImage, IMAGE_PLATFORM, planImageBuild, type ClusterImageArgs } from "../components/clusterImage";
+import { isDigestReference } from "../components/naming";
+import { RenderError } from "../stacks/render/engine";
+import { one, recordResources } from "./helpers/record";
+
+const IMAGE = "docker:index/image:Image";
+const dirs: string[] = [];
+function context(dockerfile = "ARG RUNTIME_TAG\nFROM databricksruntime/standard:${RUNTIME_TAG}\n"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-image-"));
+  dirs.push(dir);
+  fs.writeFileSync(path.join(dir, "Dockerfile"), dockerfile);
+  fs.writeFileSync(path.join(dir, "requirements.txt"), "dask==2024.1.0\n");
+  return dir;
+}
+afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function declare(args: Partial<ClusterImageArgs> & { context: string }) {
+  return () => {
+    const image = new ClusterImage("image", { registryServer: "dcshydrodev.azurecr.io", runtime: "16.4-LTS", repository: "hydrology/dask", ...args });
+    return { imageRef: image.imageRef, tag: image.tag, imageName: image.imageName };
+  };
+}
+
+describe("ClusterImage", () => {
+  it("builds for linux/amd64 with the runtime and label arguments and pushes under the content tag", async () => {
+    const ctx = context();
+    const plan = planImageBuild({ context: ctx, runtime: "16.4-LTS", source: "https://example.org/repo" });
+    const r = await recordResources(declare({ context: ctx, source: "https://example.org/repo" }));
+    const img = one(r, IMAGE);
+    expect(img.inputs.imageName).toBe(`dcshydrodev.azurecr.io/hydrology/dask:${plan.tag}`);
+    expect(img.inputs.build).toMatchObject({
+      context: ctx,
+      dockerfile: path.join(ctx, "Dockerfile"),
+      platform: IMAGE_PLATFORM,
+      args: { RUNTIME_TAG: "16.4-LTS", IMAGE_SOURCE: "https://example.org/repo", IMAGE_REVISION: plan.contextHash, IMAGE_VERSION: plan.tag },
+    });
+    expect(IMAGE_PLATFORM).toBe("linux/amd64");
+    expect(img.inputs.skipPush).toBe(false);
+    expect(plan.tag).toMatch(/^16\.4-lts-[0-9a-f]{12}$/);
+    expect(r.outputs.tag).toBe(plan.tag);
+    expect(isDigestReference(String(r.outputs.imageRef))).toBe(true);
+    expect(String(r.outputs.imageRef)).toMatch(/^dcshydrodev\.azurecr\.io\/hydrology\/dask@sha256:/);
+  });
+
+  it("keeps its tag for an unchanged context and gets a new one when the context changes", () => {
+    const ctx = context();
+    const first = planImageBuild({ context: ctx, runtime: "16.4-LTS" }).tag;
+    expect(planImageBuild({ context: ctx, runtime: "16.4-LTS" }).tag).toBe(first);
+    fs.appendFileSync(path.join(ctx, "requirements.txt"), "zarr==2.18.3\n");
+    const second = planImageBuild({ context: ctx, runtime: "16.4-LTS" }).tag;
+    expect(second).not.toBe(first);
+    expect(planImageBuild({ context: ctx, runtime: "15.4-LTS" }).tag).toMatch(/^15\.4-lts-/);
+  });
+
+  it("pushes with the given credentials, the password kept secret", async () => {
+    const r = await recordResources(declare({ context: context(), credentials: { username: "push-sp", password: pulumi.secret("hunter2-push") } }));
+    const img = one(r, IMAGE);
+    expect(img.secretInputs).toContain("registry");
+    // The password is not a known config secret here, so the whole block is masked.
+    expect(img.inputs.registry).toBe("[secret]");
+    expect(JSON.stringify(r)).not.toContain("hunter2-push");
+  });
+
+  it("uses the runner's Docker credentials when none are given", async () => {
+    const r = await recordResources(declare({ context: context() }));
+    expect(one(r, IMAGE).inputs.registry).toBeUndefined();
+  });
+
+  it("refuses a context without a Dockerfile", async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-empty-"));
+    dirs.push(empty);
+    const err = await recordResources(declare({ context: empty })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RenderError);
+    expect((err as Error).message).toMatch(/no Dockerfile/);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { ACR_PULL_ROLE_ID, ContainerRegistry, roleDefinitionIdFor, validateContainerRegistryArgs, type ContainerRegistryArgs } from "../components/containerRegistry";
+import { RenderError } from "../stacks/render/engine";
+import { input, one, ofType, recordResources } from "./helpers/record";
+
+const REGISTRY = "azure-native:containerregistry:Registry";
+const GROUP = "azure-native:resources:ResourceGroup";
+const ROLE = "azure-native:authorization:RoleAssignment";
+const PRINCIPAL = "9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+
+const base: ContainerRegistryArgs = {
+  location: "westeurope",
+  resourceGroup: { name: "rg-dcs" },
+  registryName: "dcshydrodev",
+  pullPrincipalObjectId: PRINCIPAL,
+  tags: { environment: "dev" },
+};
+
+function declare(args: Partial<ContainerRegistryArgs> = {}) {
+  return () => {
+    const reg = new ContainerRegistry("registry", { ...base, ...args });
+    return { loginServer: reg.loginServer, registryId: reg.registryId, registryName: reg.registryName, admin: reg.adminCredentials?.password };
+  };
+}
+
+describe("ContainerRegistry", () => {
+  it("creates a group and a private registry with the admin user off, and grants AcrPull to the pull identity", async () => {
+    const r = await recordResources(declare());
+    const group = one(r, GROUP);
+    expect(group.inputs.resourceGroupName).toBe("rg-dcs");
+    const reg = one(r, REGISTRY);
+    expect(reg.inputs).toMatchObject({ registryName: "dcshydrodev", resourceGroupName: "rg-dcs", adminUserEnabled: false, anonymousPullEnabled: false, location: "westeurope", tags: { environment: "dev" } });
+    expect(input(reg, "sku.name")).toBe("Basic");
+    expect(reg.dependencies).toContain(group.urn);
+    expect(reg.protect).toBe(false);
+
+    const role = one(r, ROLE);
+    expect(role.inputs.principalId).toBe(PRINCIPAL);
+    expect(role.inputs.principalType).toBe("ServicePrincipal");
+    expect(role.inputs.scope).toBe(String(r.outputs.registryId));
+    expect(role.inputs.roleDefinitionId).toBe(`/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL_ROLE_ID}`);
+    expect(r.outputs.loginServer).toBe("dcshydrodev.azurecr.io");
+    expect(r.outputs.registryName).toBe("dcshydrodev");
+    expect(r.invokes).toHaveLength(0);
+  });
+
+  it("references an existing resource group instead of creating one", async () => {
+    const r = await recordResources(declare({ resourceGroup: { name: "rg-shared", existing: true } }));
+    expect(ofType(r, GROUP)).toHaveLength(0);
+    expect(one(r, REGISTRY).inputs.resourceGroupName).toBe("rg-shared");
+  });
+
+  it("protects the registry when asked and passes the SKU through", async () => {
+    const r = await recordResources(declare({ protect: true, sku: "Premium" }));
+    const reg = one(r, REGISTRY);
+    expect(reg.protect).toBe(true);
+    expect(input(reg, "sku.name")).toBe("Premium");
+  });
+
+  it("reads admin credentials only when the admin user is enabled, and keeps the password secret", async () => {
+    const r = await recordResources(declare({ adminUserEnabled: true }));
+    expect(one(r, REGISTRY).inputs.adminUserEnabled).toBe(true);
+    expect(r.invokes.map((i) => i.token)).toEqual(["azure-native:containerregistry:listRegistryCredentials"]);
+    expect(r.outputs.admin).toBe("[secret]");
+  });
+
+  it("rejects a bad registry name before declaring the registry", async () => {
+    expect(validateContainerRegistryArgs({ ...base, registryName: "dcs-hydro" })).toEqual([expect.stringMatching(/5 to 50 letters and digits/)]);
+    const err = await recordResources(declare({ registryName: "dcs-hydro" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RenderError);
+    expect((err as RenderError).message).toMatch(/dcs-hydro.*5 to 50/);
+    expect((err as RenderError).recorded.filter((x) => x.custom)).toHaveLength(0);
+  });
+
+  it("derives the role definition id from the registry's subscription", () => {
+    expect(roleDefinitionIdFor("/subscriptions/abc/resourceGroups/rg/providers/x/y/z", "r1")).toBe("/subscriptions/abc/providers/Microsoft.Authorization/roleDefinitions/r1");
+    expect(() => roleDefinitionIdFor("not-an-id", "r1")).toThrow(/not an Azure resource id/);
+  });
+});
