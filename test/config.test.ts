@@ -1,0 +1,156 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, decodeConfigValue, parseStackConfig, readRawConfig, secretKeysNeeded } from "../stacks/config";
+import { daskEnvVars } from "../stacks/dask";
+import { readStackFile } from "../stacks/render/engine";
+import { ROOT } from "./helpers/record";
+
+type Raw = Record<string, Record<string, unknown> & Record<string, never>> & Record<string, unknown>;
+
+/** A stack file's dcs:* values, keys without namespace, deep-copied so a case can mutate them. */
+function stackRaw(stack: string): Raw {
+  const { values } = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) if (k.startsWith("dcs:")) raw[k.slice(4)] = structuredClone(v);
+  return raw as Raw;
+}
+
+const SECRET = "pull-secret-value-for-tests";
+function parse(raw: Record<string, unknown>, stack = "dev", secretKeys = ["dcs:pullClientSecret", "dcs:pushClientSecret"]) {
+  return parseStackConfig(raw, { stack, secretKeys: new Set(secretKeys) });
+}
+function devWithSecret(): Raw {
+  return { ...stackRaw("dev"), pullClientSecret: SECRET } as Raw;
+}
+function problemsOf(fn: () => unknown): { key: string; message: string }[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("the committed stack files", () => {
+  it("dev parses, with defaults applied", () => {
+    const c = parse(devWithSecret());
+    expect(c.environment).toBe("dev");
+    expect(c.registry).toMatchObject({ name: "dcshydrologydev", sku: "Basic", adminUserEnabled: false });
+    expect(c.registryProtected).toBe(false);
+    expect(c.containerServices.manage).toBe(false);
+    expect(c.image.push.mode).toBe("dockerConfig");
+    expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 });
+  });
+
+  it("prod parses: protected registry, managed toggle, secret reference for pulls, push secret required", () => {
+    const raw = stackRaw("prod");
+    expect(secretKeysNeeded(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dcs:${k}`, v])))).toEqual(["pushClientSecret"]);
+    const c = parse({ ...raw, pushClientSecret: "push" }, "prod");
+    expect(c.environment).toBe("prod");
+    expect(c.registryProtected).toBe(true);
+    expect(c.containerServices.manage).toBe(true);
+    expect(c.pullIdentity.secretReference).toMatch(/^\{\{secrets\//);
+  });
+});
+
+type Case = [title: string, mutate: (raw: Raw) => void, key: string, message: RegExp, stack?: string, secretKeys?: string[]];
+
+const cases: Case[] = [
+  ["registry name with a dash", (r) => (r.registry.name = "dcs-hydro-dev"), "dcs:registry.name", /5 to 50 letters and digits/],
+  ["registry name too short", (r) => (r.registry.name = "abc"), "dcs:registry.name", /5 to 50/],
+  ["unknown SKU", (r) => (r.registry.sku = "Ultra"), "dcs:registry.sku", /Basic|Standard|Premium/],
+  ["admin user outside dev", (r) => (r.registry.adminUserEnabled = true), "dcs:registry.adminUserEnabled", /only be enabled in a dev stack/, "test"],
+  ["autoscale max below min", (r) => (r.cluster.autoscale = { minWorkers: 4, maxWorkers: 2 }), "dcs:cluster.autoscale.maxWorkers", /at least dcs:cluster.autoscale.minWorkers/],
+  ["both fixed size and autoscale", (r) => (r.cluster.numWorkers = 2), "dcs:cluster.numWorkers", /not both/],
+  ["no size at all", (r) => delete r.cluster.autoscale, "dcs:cluster.autoscale", /numWorkers/],
+  ["auto-termination above the cap", (r) => (r.cluster.autoterminationMinutes = 240), "dcs:cluster.autoterminationMinutes", /120-minute cap.*longRunning/],
+  ["auto-termination too short", (r) => (r.cluster.autoterminationMinutes = 5), "dcs:cluster.autoterminationMinutes", /at least 10/],
+  ["ML runtime", (r) => (r.cluster.sparkVersion = "16.4.x-cpu-ml-scala2.12"), "dcs:cluster.sparkVersion", /ML runtimes do not support custom containers/],
+  ["runtime not matching the image", (r) => (r.cluster.sparkVersion = "15.4.x-scala2.12"), "dcs:cluster.sparkVersion", /does not match the image built on 16.4-LTS/],
+  ["no cluster owner", (r) => delete r.cluster.singleUserName, "dcs:cluster.singleUserName", /required/],
+  ["pull client id not a GUID", (r) => (r.pullIdentity.clientId = "hydro-sp"), "dcs:pullIdentity.clientId", /GUID/],
+  ["no pull secret", (r) => delete r.pullClientSecret, "dcs:pullClientSecret", /pulumi config set --secret dcs:pullClientSecret/],
+  ["pull secret in plain text", () => undefined, "dcs:pullClientSecret", /plain text/, "dev", []],
+  ["pull secret and secret reference", (r) => (r.pullIdentity.secretReference = "{{secrets/dcs/pull}}"), "dcs:pullClientSecret", /not both/],
+  ["malformed secret reference", (r) => { r.pullIdentity.secretReference = "secrets/dcs/pull"; delete r.pullClientSecret; }, "dcs:pullIdentity.secretReference", /\{\{secrets/],
+  ["no workspace", (r) => (r.workspace = {} as never), "dcs:workspace", /dcs:workspace.url or dcs:workspace.resourceId/],
+  ["workspace URL without https", (r) => (r.workspace.url = "http://adb-1.azuredatabricks.net"), "dcs:workspace.url", /https:\/\//],
+  ["volumes store without a path", (r) => (r.initScripts = { store: "volumes" } as never), "dcs:initScripts.path", /required for the volumes store/],
+  ["unknown init-script store", (r) => (r.initScripts = { store: "s3" } as never), "dcs:initScripts.store", /workspace|volumes|dbfs/],
+  ["DBFS path for the workspace store", (r) => (r.initScripts = { store: "workspace", path: "dbfs:/x" } as never), "dcs:initScripts.path", /absolute workspace folder/],
+  ["misspelt cluster key", (r) => (r.cluster.maxWorker = 3), "dcs:cluster.maxWorker", /not a configuration key/],
+  ["a secret under a non-secret key", (r) => (r.pullIdentity.clientSecret = "oops"), "dcs:pullIdentity.clientSecret", /set with `pulumi config set --secret`/],
+  ["service-principal push without client id", (r) => (r.image.push = { mode: "servicePrincipal" }), "dcs:image.push.clientId", /required when dcs:image.push.mode is servicePrincipal/],
+  ["admin push without the admin user", (r) => (r.image.push = { mode: "adminUser" }), "dcs:image.push.mode", /adminUserEnabled/],
+  ["privileged scheduler port", (r) => (r.dask.schedulerPort = 80), "dcs:dask.schedulerPort", /1024 and 65535/],
+  ["same scheduler and dashboard port", (r) => (r.dask.dashboardPort = 8786), "dcs:dask.dashboardPort", /must differ/],
+  ["team name with spaces", (r) => (r.team = "Hydrology Team" as never), "dcs:team", /lower-case team name/],
+  ["stack name that is no environment", () => undefined, "dcs:environment", /not named dev, test or prod/, "staging"],
+  ["image runtime that is not LTS", (r) => (r.image.runtime = "latest"), "dcs:image.runtime", /long-term-support runtime tag/],
+  ["no location", (r) => delete r.location, "dcs:location", /required/],
+];
+
+describe("bad configuration is rejected before anything is created, naming the key", () => {
+  it("has a table of at least 15 cases", () => expect(cases.length).toBeGreaterThanOrEqual(15));
+
+  it.each(cases)("%s", (_title, mutate, key, message, stack = "dev", secretKeys) => {
+    const raw = devWithSecret();
+    mutate(raw);
+    const problems = problemsOf(() => parse(raw, stack, secretKeys));
+    const match = problems.find((p) => p.key === key);
+    expect(match, `problems: ${JSON.stringify(problems)}`).toBeDefined();
+    expect(match!.message).toMatch(message);
+  });
+
+  it("lists every problem at once, with the stack file, and never prints a secret value", () => {
+    const raw = devWithSecret();
+    raw.registry.name = "x";
+    raw.cluster.autoterminationMinutes = 500;
+    raw.dask.schedulerPort = 1;
+    let error: unknown;
+    try {
+      parse(raw, "dev", []);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toMatch(/^Pulumi\.dev\.yaml: \d+ configuration problems; nothing was created or changed/);
+    for (const key of ["dcs:registry.name", "dcs:dask.schedulerPort"]) expect(message).toContain(`  - ${key}: `);
+    expect(message).not.toContain(SECRET);
+  });
+
+  it("reports cross-field problems together once the schema holds", () => {
+    const raw = devWithSecret();
+    raw.cluster.autoterminationMinutes = 500;
+    raw.dask.dashboardPort = 8786;
+    raw.registry.adminUserEnabled = true;
+    const keys = problemsOf(() => parse(raw, "prod")).map((p) => p.key);
+    expect(keys).toEqual(expect.arrayContaining(["dcs:cluster.autoterminationMinutes", "dcs:dask.dashboardPort", "dcs:registry.adminUserEnabled"]));
+  });
+});
+
+describe("raw configuration", () => {
+  it("decodes JSON objects and booleans, leaves strings alone", () => {
+    expect(decodeConfigValue('{"a":1}')).toEqual({ a: 1 });
+    expect(decodeConfigValue("true")).toBe(true);
+    expect(decodeConfigValue("8786")).toBe("8786");
+    expect(decodeConfigValue("{not json")).toBe("{not json");
+  });
+
+  it("keeps only the dcs namespace", () => {
+    expect(readRawConfig({ "dcs:team": "hydrology", "azure-native:location": "westeurope", "dcs:cluster": '{"numWorkers":1}' })).toEqual({ team: "hydrology", cluster: { numWorkers: 1 } });
+  });
+
+  it("turns Dask settings into the init script's variables", () => {
+    expect(daskEnvVars({ schedulerPort: 9000, dashboardPort: 9001, connectRetries: 5, workerThreads: 2, workerMemory: "8GiB" })).toEqual({
+      DCS_DASK_SCHEDULER_PORT: "9000",
+      DCS_DASK_DASHBOARD_PORT: "9001",
+      DCS_DASK_CONNECT_RETRIES: "5",
+      DCS_DASK_WORKER_THREADS: "2",
+      DCS_DASK_WORKER_MEMORY: "8GiB",
+    });
+    expect(Object.keys(daskEnvVars({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 }))).not.toContain("DCS_DASK_WORKER_THREADS");
+  });
+});

@@ -1,0 +1,103 @@
+import * as databricks from "@pulumi/databricks";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { ACCESS_MODE, checkRuntime, DcsCluster, isSecretReference, validateClusterArgs, type DcsClusterArgs } from "../components/dcsCluster";
+import { one, recordResources } from "./helpers/record";
+
+const CLUSTER = "databricks:index/cluster:Cluster";
+const DIGEST = `dcshydrodev.azurecr.io/hydrology/dask@sha256:${"b".repeat(64)}`;
+const PULL_SECRET = "pull-cluster-secret-93e1";
+
+function declare(args: Partial<DcsClusterArgs> = {}) {
+  return () => {
+    const provider = new databricks.Provider("ws", { host: "https://adb-1.1.azuredatabricks.net" });
+    const gate = new databricks.WorkspaceConf("gate", { customConfig: { enableDcs: "true" } }, { provider });
+    const cluster = new DcsCluster("cluster", {
+      clusterName: "hydrology-dask-test",
+      imageRef: DIGEST,
+      pullUsername: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01",
+      pullPassword: pulumi.secret(PULL_SECRET),
+      initScripts: [{ workspace: { destination: "/Shared/dcs/t/dask.sh" } }],
+      sparkVersion: "16.4.x-scala2.12",
+      nodeType: "Standard_D4ds_v5",
+      autoscale: { minWorkers: 1, maxWorkers: 3 },
+      singleUserName: "someone@contoso.com",
+      customTags: { team: "hydrology" },
+      sparkEnvVars: { DCS_DASK_SCHEDULER_PORT: "8786" },
+      dependsOn: [gate],
+      provider,
+      ...args,
+    });
+    return { clusterId: cluster.clusterId, url: cluster.url, sparkVersion: cluster.sparkVersion };
+  };
+}
+
+describe("DcsCluster", () => {
+  it("boots from the image digest in single-user mode, with the pull identity and init scripts", async () => {
+    const r = await recordResources(declare());
+    const c = one(r, CLUSTER);
+    expect(c.inputs.dockerImage).toBe("[secret]"); // the password is a secret, so the SDK masks the whole block
+    expect(c.secretInputs).toEqual(["dockerImage"]);
+    expect(JSON.stringify(r)).not.toContain(PULL_SECRET);
+    expect(c.inputs).toMatchObject({
+      clusterName: "hydrology-dask-test",
+      sparkVersion: "16.4.x-scala2.12",
+      nodeTypeId: "Standard_D4ds_v5",
+      driverNodeTypeId: "Standard_D4ds_v5",
+      autoscale: { minWorkers: 1, maxWorkers: 3 },
+      autoterminationMinutes: 30,
+      dataSecurityMode: ACCESS_MODE,
+      singleUserName: "someone@contoso.com",
+      initScripts: [{ workspace: { destination: "/Shared/dcs/t/dask.sh" } }],
+      customTags: { team: "hydrology" },
+      sparkEnvVars: { DCS_DASK_SCHEDULER_PORT: "8786" },
+    });
+    expect(ACCESS_MODE).toBe("SINGLE_USER");
+    expect(c.dependencies).toContain(one(r, "databricks:index/workspaceConf:WorkspaceConf").urn);
+    expect(r.invokes).toEqual([]);
+    expect(String(r.outputs.clusterId)).toMatch(/^0101-/);
+  });
+
+  it("keeps a {{secrets/...}} reference visible: it is not itself a secret", async () => {
+    const r = await recordResources(declare({ pullPassword: "{{secrets/dcs/acr-pull}}" }));
+    const c = one(r, CLUSTER);
+    expect(c.inputs.dockerImage).toEqual({ url: DIGEST, basicAuth: { username: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01", password: "{{secrets/dcs/acr-pull}}" } });
+    expect(isSecretReference("{{secrets/dcs/acr-pull}}")).toBe(true);
+    expect(isSecretReference("plain")).toBe(false);
+  });
+
+  it("looks up an LTS runtime without ML, Genomics or GPU, and a node type, when not configured", async () => {
+    const r = await recordResources(declare({ sparkVersion: undefined, nodeType: undefined, expectedRuntime: "16.4", minCores: 8, minMemoryGb: 32 }));
+    const spark = r.invokes.find((i) => i.token === "databricks:index/getSparkVersion:getSparkVersion");
+    expect(spark?.args).toMatchObject({ longTermSupport: true, ml: false, genomics: false, gpu: false });
+    const node = r.invokes.find((i) => i.token === "databricks:index/getNodeType:getNodeType");
+    expect(node?.args).toMatchObject({ minCores: 8, minMemoryGb: 32, localDisk: true });
+    const c = one(r, CLUSTER);
+    expect(c.inputs.sparkVersion).toBe("16.4.x-scala2.12");
+    expect(c.inputs.nodeTypeId).toBe("Standard_D4ds_v5");
+  });
+
+  it("runs a fixed size when numWorkers is given", async () => {
+    const r = await recordResources(declare({ autoscale: undefined, numWorkers: 2, driverNodeType: "Standard_E8ds_v5" }));
+    const c = one(r, CLUSTER);
+    expect(c.inputs.numWorkers).toBe(2);
+    expect(c.inputs.autoscale).toBeUndefined();
+    expect(c.inputs.driverNodeTypeId).toBe("Standard_E8ds_v5");
+  });
+
+  it("rejects contradictory sizing and too many init scripts", () => {
+    expect(validateClusterArgs({ numWorkers: 2, autoscale: { minWorkers: 1, maxWorkers: 2 } })).toContain("set exactly one of numWorkers and autoscale");
+    expect(validateClusterArgs({})).toContain("set exactly one of numWorkers and autoscale");
+    expect(validateClusterArgs({ autoscale: { minWorkers: 3, maxWorkers: 2 } })).toContain("autoscale.maxWorkers is below autoscale.minWorkers");
+    expect(validateClusterArgs({ numWorkers: 1, autoterminationMinutes: 0 })).toContain("autoterminationMinutes must be positive");
+    expect(validateClusterArgs({ numWorkers: 1, initScripts: Array(11).fill({ workspace: { destination: "/x" } }) })).toContain("a cluster runs at most 10 init scripts");
+    expect(validateClusterArgs({ numWorkers: 1 })).toEqual([]);
+  });
+
+  it("refuses looked-up runtimes that cannot run the image", () => {
+    expect(checkRuntime("16.4.x-scala2.12", "16.4")).toBe("16.4.x-scala2.12");
+    expect(() => checkRuntime("17.3.x-scala2.13", "16.4")).toThrow(/dcs:cluster.sparkVersion/);
+    expect(() => checkRuntime("16.4.x-cpu-ml-scala2.12", "16.4")).toThrow(/ML/);
+    expect(() => checkRuntime("16.4.x-hls-scala2.12", undefined)).toThrow(/Genomics/);
+  });
+});
