@@ -244,32 +244,39 @@ export function unsupportedRuntimeReason(sparkVersion: string): string | undefin
   return undefined;
 }
 
-function crossFieldProblems(c: Parsed, ctx: ParseContext, environment: string | undefined): ConfigProblem[] {
+/**
+ * Rules that span keys. Runs on whatever parsed: a key that failed its own
+ * schema is absent here, and the rules that need it are skipped, so one run
+ * reports the schema problems and the cross-key problems together.
+ */
+function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, environment: string | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, message: string) => problems.push({ key: `${NAMESPACE}:${key}`, message });
+  const { registry, image, pullIdentity, workspace, cluster: cl, dask, initScripts } = c;
 
   if (environment === undefined) {
     add("environment", `stack "${ctx.stack}" is not named dev, test or prod; set dcs:environment to one of them`);
   }
-  if (c.registry.adminUserEnabled && environment !== "dev") {
+  if (registry?.adminUserEnabled && environment !== undefined && environment !== "dev") {
     add("registry.adminUserEnabled", "the ACR admin user may only be enabled in a dev stack; use a service principal with AcrPush/AcrPull instead");
   }
-  if (c.image.push.mode === "adminUser" && !c.registry.adminUserEnabled) {
+  if (image && registry && image.push.mode === "adminUser" && !registry.adminUserEnabled) {
     add("image.push.mode", "adminUser pushes need dcs:registry.adminUserEnabled: true (dev stacks only); prefer dockerConfig or servicePrincipal");
   }
-  if (c.image.push.mode === "servicePrincipal") {
-    if (!c.image.push.clientId) add("image.push.clientId", "required when dcs:image.push.mode is servicePrincipal");
+  if (image?.push.mode === "servicePrincipal") {
+    if (!image.push.clientId) add("image.push.clientId", "required when dcs:image.push.mode is servicePrincipal");
     if (c.pushClientSecret === undefined) add("pushClientSecret", "required when dcs:image.push.mode is servicePrincipal; run `pulumi config set --secret dcs:pushClientSecret <secret>`");
-  } else {
-    if (c.image.push.clientId) add("image.push.clientId", `only used with dcs:image.push.mode servicePrincipal (mode is ${c.image.push.mode})`);
-    if (c.pushClientSecret !== undefined) add("pushClientSecret", `only used with dcs:image.push.mode servicePrincipal (mode is ${c.image.push.mode})`);
+  } else if (image) {
+    if (image.push.clientId) add("image.push.clientId", `only used with dcs:image.push.mode servicePrincipal (mode is ${image.push.mode})`);
+    if (c.pushClientSecret !== undefined) add("pushClientSecret", `only used with dcs:image.push.mode servicePrincipal (mode is ${image.push.mode})`);
   }
 
-  const hasRef = c.pullIdentity.secretReference !== undefined;
-  const hasSecret = c.pullClientSecret !== undefined;
-  if (hasRef && hasSecret) add("pullClientSecret", "set either dcs:pullClientSecret or dcs:pullIdentity.secretReference, not both");
-  if (!hasRef && !hasSecret) add("pullClientSecret", "required (the cluster pulls its image with it): run `pulumi config set --secret dcs:pullClientSecret <secret>`, or set dcs:pullIdentity.secretReference");
-
+  if (pullIdentity) {
+    const hasRef = pullIdentity.secretReference !== undefined;
+    const hasSecret = c.pullClientSecret !== undefined;
+    if (hasRef && hasSecret) add("pullClientSecret", "set either dcs:pullClientSecret or dcs:pullIdentity.secretReference, not both");
+    if (!hasRef && !hasSecret) add("pullClientSecret", "required (the cluster pulls its image with it): run `pulumi config set --secret dcs:pullClientSecret <secret>`, or set dcs:pullIdentity.secretReference");
+  }
   for (const name of SECRET_KEYS) {
     const full = `${NAMESPACE}:${name}`;
     if (c[name] !== undefined && !ctx.secretKeys.has(full)) {
@@ -277,37 +284,57 @@ function crossFieldProblems(c: Parsed, ctx: ParseContext, environment: string | 
     }
   }
 
-  if (!c.workspace.url && !c.workspace.resourceId) {
+  if (workspace && !workspace.url && !workspace.resourceId) {
     add("workspace", "set dcs:workspace.url or dcs:workspace.resourceId so the program can reach the Databricks workspace");
   }
 
-  const cl = c.cluster;
-  if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add("cluster.numWorkers", "set either dcs:cluster.numWorkers or dcs:cluster.autoscale, not both");
-  if (cl.numWorkers === undefined && cl.autoscale === undefined) add("cluster.autoscale", "set dcs:cluster.autoscale (minWorkers, maxWorkers) or dcs:cluster.numWorkers");
-  if (cl.autoscale && cl.autoscale.maxWorkers < cl.autoscale.minWorkers) {
-    add("cluster.autoscale.maxWorkers", `must be at least dcs:cluster.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
-  }
-  if (cl.autoterminationMinutes > 120 && !cl.longRunning) {
-    add("cluster.autoterminationMinutes", `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:cluster.longRunning: true`);
-  }
-  if (cl.sparkVersion) {
-    const reason = unsupportedRuntimeReason(cl.sparkVersion);
-    if (reason) add("cluster.sparkVersion", `${cl.sparkVersion}: ${reason}`);
-    const clusterRuntime = runtimeOfSparkVersion(cl.sparkVersion);
-    const imageRuntime = runtimeOfImageTag(c.image.runtime);
-    if (clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
-      add("cluster.sparkVersion", `runtime ${clusterRuntime} does not match the image built on ${c.image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
+  if (cl) {
+    if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add("cluster.numWorkers", "set either dcs:cluster.numWorkers or dcs:cluster.autoscale, not both");
+    if (cl.numWorkers === undefined && cl.autoscale === undefined) add("cluster.autoscale", "set dcs:cluster.autoscale (minWorkers, maxWorkers) or dcs:cluster.numWorkers");
+    if (cl.autoscale && cl.autoscale.maxWorkers < cl.autoscale.minWorkers) {
+      add("cluster.autoscale.maxWorkers", `must be at least dcs:cluster.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
+    }
+    if (cl.autoterminationMinutes > 120 && !cl.longRunning) {
+      add("cluster.autoterminationMinutes", `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:cluster.longRunning: true`);
+    }
+    if (cl.sparkVersion) {
+      const reason = unsupportedRuntimeReason(cl.sparkVersion);
+      if (reason) add("cluster.sparkVersion", `${cl.sparkVersion}: ${reason}`);
+      const clusterRuntime = runtimeOfSparkVersion(cl.sparkVersion);
+      const imageRuntime = image ? runtimeOfImageTag(image.runtime) : undefined;
+      if (image && clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
+        add("cluster.sparkVersion", `runtime ${clusterRuntime} does not match the image built on ${image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
+      }
     }
   }
-  if (c.dask.schedulerPort === c.dask.dashboardPort) add("dask.dashboardPort", "must differ from dcs:dask.schedulerPort");
+  if (dask && dask.schedulerPort === dask.dashboardPort) add("dask.dashboardPort", "must differ from dcs:dask.schedulerPort");
 
-  const store = c.initScripts.store;
-  const p = c.initScripts.path;
-  if (store === "volumes" && !p) add("initScripts.path", "required for the volumes store: /Volumes/<catalog>/<schema>/<volume>/<folder>");
-  if (p !== undefined) {
-    if (store === "volumes" && !/^\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be /Volumes/<catalog>/<schema>/<volume>[/<folder>] for the volumes store");
-    if (store === "workspace" && !/^\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be an absolute workspace folder such as /Shared/dcs/dev/init-scripts");
-    if (store === "dbfs" && !/^dbfs:\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be a DBFS folder such as dbfs:/dcs/dev/init-scripts");
+  if (initScripts) {
+    const { store, path: p } = initScripts;
+    if (store === "volumes" && !p) add("initScripts.path", "required for the volumes store: /Volumes/<catalog>/<schema>/<volume>/<folder>");
+    if (p !== undefined) {
+      if (store === "volumes" && !/^\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be /Volumes/<catalog>/<schema>/<volume>[/<folder>] for the volumes store");
+      if (store === "workspace" && !/^\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be an absolute workspace folder such as /Shared/dcs/dev/init-scripts");
+      if (store === "dbfs" && !/^dbfs:\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be a DBFS folder such as dbfs:/dcs/dev/init-scripts");
+    }
+  }
+  return problems;
+}
+
+function problemsOfIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const at = [...prefix, ...issue.path];
+    if (issue.code === "unrecognized_keys") {
+      for (const k of issue.keys) {
+        const key = keyOf([...at, k]);
+        problems.push({ key, message: unknownKeyHint(key) });
+      }
+    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+      problems.push({ key: keyOf(at), message: "is required" });
+    } else {
+      problems.push({ key: keyOf(at), message: issue.message });
+    }
   }
   return problems;
 }
@@ -318,29 +345,25 @@ function crossFieldProblems(c: Parsed, ctx: ParseContext, environment: string | 
  */
 export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext): Omit<StackConfig, "pullClientSecret" | "pushClientSecret"> & { pullClientSecret?: string; pushClientSecret?: string } {
   const stackFile = `Pulumi.${ctx.stack}.yaml`;
-  const result = stackConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const problems: ConfigProblem[] = [];
-    for (const issue of result.error.issues) {
-      if (issue.code === "unrecognized_keys") {
-        for (const k of issue.keys) {
-          const key = keyOf([...issue.path, k]);
-          problems.push({ key, message: unknownKeyHint(key) });
-        }
-      } else if (issue.code === "invalid_type" && issue.input === undefined) {
-        problems.push({ key: keyOf(issue.path), message: "is required" });
-      } else {
-        problems.push({ key: keyOf(issue.path), message: issue.message });
-      }
-    }
-    throw new ConfigError(stackFile, problems);
+  const shape = stackConfigSchema.shape;
+  const problems: ConfigProblem[] = [];
+  const parsed: Record<string, unknown> = {};
+  // Key by key, so one bad key does not hide the rules about the others.
+  for (const key of Object.keys(raw)) {
+    if (!(key in shape)) problems.push({ key: keyOf([key]), message: unknownKeyHint(keyOf([key])) });
   }
-  const c = result.data;
+  for (const [key, schema] of Object.entries(shape)) {
+    const result = (schema as z.ZodType).safeParse(raw[key]);
+    if (result.success) parsed[key] = result.data;
+    else problems.push(...problemsOfIssues(result.error.issues, [key]));
+  }
+  const c = parsed as Partial<Parsed>;
   const environment = c.environment ?? (["dev", "test", "prod"].includes(ctx.stack) ? (ctx.stack as "dev" | "test" | "prod") : undefined);
-  const problems = crossFieldProblems(c, ctx, environment);
+  problems.push(...crossFieldProblems(c, ctx, raw.environment === undefined || c.environment !== undefined ? environment : "invalid"));
   if (problems.length > 0) throw new ConfigError(stackFile, problems);
+  const full = c as Parsed;
   const env = environment as "dev" | "test" | "prod";
-  return { ...c, stack: ctx.stack, environment: env, registryProtected: c.registry.protect ?? env === "prod" };
+  return { ...full, stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod" };
 }
 
 /** Reads the `dcs:*` namespace from Pulumi's runtime configuration. */

@@ -1,0 +1,42 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { RenderError, type Rendering } from "../stacks/render/engine";
+import { input, one, ofType, renderForTest } from "./helpers/record";
+import { expectSoundGraph } from "./helpers/stack-graph";
+
+describe("Pulumi.dev.yaml", () => {
+  let r: Rendering;
+  beforeAll(async () => {
+    r = await renderForTest("dev");
+  });
+
+  it("renders a sound graph: digest image, uploaded init scripts, outputs, secrets kept", () => expectSoundGraph(r));
+
+  it("is a small, cheap team stack that leaves the workspace switch alone", () => {
+    expect(r.outputs.containerServicesManaged).toBe(false);
+    expect(ofType(r, "databricks:index/workspaceConf:WorkspaceConf")).toHaveLength(0);
+    const registry = one(r, "azure-native:containerregistry:Registry");
+    expect(registry.protect).toBe(false);
+    expect(registry.inputs).toMatchObject({ adminUserEnabled: false, anonymousPullEnabled: false, sku: { name: "Basic" } });
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(input(cluster, "autoscale.maxWorkers")).toBeLessThanOrEqual(4);
+    expect(cluster.inputs.autoterminationMinutes).toBeLessThanOrEqual(30);
+  });
+
+  it("pulls with the pull identity's client secret, held as a Pulumi secret", () => {
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(cluster.secretInputs).toEqual(["dockerImage"]);
+    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("[secret]");
+    expect(input(cluster, "dockerImage.basicAuth.username")).toBe("3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01");
+    expect(one(r, "azure-native:authorization:RoleAssignment").inputs.principalId).toBe("9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
+  });
+
+  it("rejects bad configuration through the real entry before any resource is declared", async () => {
+    const err = await renderForTest("dev", { "dcs:cluster": { autoscale: { minWorkers: 5, maxWorkers: 2 }, singleUserName: "a@b.c" }, "dcs:registry": { name: "x" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RenderError);
+    const message = (err as RenderError).message;
+    expect(message).toContain("Pulumi.dev.yaml");
+    expect(message).toContain("dcs:cluster.autoscale.maxWorkers");
+    expect(message).toContain("dcs:registry.name");
+    expect((err as RenderError).recorded.map((x) => x.type)).toEqual(["pulumi:pulumi:Stack"]);
+  });
+});

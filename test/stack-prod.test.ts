@@ -1,0 +1,43 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Rendering } from "../stacks/render/engine";
+import { input, one, renderForTest } from "./helpers/record";
+import { expectSoundGraph } from "./helpers/stack-graph";
+
+describe("Pulumi.prod.yaml", () => {
+  let r: Rendering;
+  beforeAll(async () => {
+    r = await renderForTest("prod");
+  });
+
+  it("renders a sound graph: digest image, uploaded init scripts, outputs, secrets kept", () => expectSoundGraph(r));
+
+  it("owns the workspace switch, keeps it on delete, and gates the cluster on it", () => {
+    expect(r.outputs.containerServicesManaged).toBe(true);
+    const toggle = one(r, "databricks:index/workspaceConf:WorkspaceConf");
+    expect(toggle.retainOnDelete).toBe(true);
+    expect(one(r, "databricks:index/cluster:Cluster").dependencies).toContain(toggle.urn);
+  });
+
+  it("protects the registry and runs a larger Premium setup", () => {
+    const registry = one(r, "azure-native:containerregistry:Registry");
+    expect(registry.protect).toBe(true);
+    expect(input(registry, "sku.name")).toBe("Premium");
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(input(cluster, "autoscale.maxWorkers")).toBeGreaterThan(4);
+    expect(cluster.inputs.driverNodeTypeId).not.toBe(cluster.inputs.nodeTypeId);
+  });
+
+  it("pulls through a Databricks secret reference and pushes with a secret service-principal password", () => {
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology/acr-pull-secret}}");
+    expect(cluster.secretInputs).toEqual([]);
+    const image = one(r, "docker:index/image:Image");
+    expect(image.secretInputs).toEqual(["registry"]);
+    expect(input(image, "registry.password")).toBe("[secret]");
+    expect(input(image, "registry.username")).toBe("7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b");
+  });
+
+  it("uses the workspace's Azure resource id to reach Databricks", () => {
+    expect(one(r, "pulumi:providers:databricks").inputs.azureWorkspaceResourceId).toMatch(/\/providers\/Microsoft\.Databricks\/workspaces\/dbw-hydrology-prod$/);
+  });
+});
