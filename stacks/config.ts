@@ -151,7 +151,14 @@ export const stackConfigSchema = z.strictObject({
   image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", context: "infra/image", push: { mode: "dockerConfig" } }),
   pushClientSecret: z.string().min(1).optional(),
   workspace: workspaceSchema,
-  containerServices: z.strictObject({ manage: z.boolean().default(false) }).default({ manage: false }),
+  containerServices: z
+    .strictObject({
+      /** This stack owns the workspace's enableDcs switch (workspace admins). */
+      manage: z.boolean().default(false),
+      /** The stack declares the switch and nothing else: a platform admin's stack. */
+      only: z.boolean().default(false),
+    })
+    .default({ manage: false, only: false }),
   initScripts: initScriptsSchema.default({ store: "workspace", dir: "infra/init-scripts" }),
   cluster: clusterSchema,
   dask: daskSchema,
@@ -159,8 +166,9 @@ export const stackConfigSchema = z.strictObject({
 
 type Parsed = z.infer<typeof stackConfigSchema>;
 
-/** The validated configuration of one stack, with every default applied. */
-export interface StackConfig extends Omit<Parsed, "environment" | "pullClientSecret" | "pushClientSecret"> {
+/** The validated configuration of a team stack (registry, image, scripts, cluster), every default applied. */
+export interface TeamStackConfig extends Omit<Parsed, "environment" | "pullClientSecret" | "pushClientSecret"> {
+  kind: "team";
   /** Stack name, e.g. dev. */
   stack: string;
   /** dev, test or prod (from dcs:environment or the stack name). */
@@ -172,6 +180,27 @@ export interface StackConfig extends Omit<Parsed, "environment" | "pullClientSec
   /** Whether the registry is protected from deletion. */
   registryProtected: boolean;
 }
+
+/** Keys a container-services-only stack (a platform admin's) may set. */
+export const ADMIN_KEYS = ["environment", "team", "costCenter", "tags", "workspace", "containerServices"] as const;
+
+/** The validated configuration of a platform admin's stack: the workspace switch and nothing else. */
+export interface AdminStackConfig {
+  kind: "admin";
+  stack: string;
+  environment: "dev" | "test" | "prod";
+  workspace: Parsed["workspace"];
+  containerServices: Parsed["containerServices"];
+  tags: Record<string, string>;
+}
+
+/** The validated configuration of one stack. */
+export type StackConfig = TeamStackConfig | AdminStackConfig;
+
+/** What parseStackConfig returns: secrets still plain, before they become Pulumi secrets. */
+export type ParsedStackConfig =
+  | (Omit<TeamStackConfig, "pullClientSecret" | "pushClientSecret"> & { pullClientSecret?: string; pushClientSecret?: string })
+  | AdminStackConfig;
 
 /** One configuration problem, naming the full key. */
 export interface ConfigProblem {
@@ -343,27 +372,49 @@ function problemsOfIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyK
  * Validates raw `dcs:*` values (key without namespace -> decoded value).
  * Throws ConfigError with every problem at once.
  */
-export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext): Omit<StackConfig, "pullClientSecret" | "pushClientSecret"> & { pullClientSecret?: string; pushClientSecret?: string } {
+export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext): ParsedStackConfig {
   const stackFile = `Pulumi.${ctx.stack}.yaml`;
   const shape = stackConfigSchema.shape;
+  const adminOnly = isAdminOnly(raw);
   const problems: ConfigProblem[] = [];
   const parsed: Record<string, unknown> = {};
   // Key by key, so one bad key does not hide the rules about the others.
   for (const key of Object.keys(raw)) {
     if (!(key in shape)) problems.push({ key: keyOf([key]), message: unknownKeyHint(keyOf([key])) });
+    else if (adminOnly && !(ADMIN_KEYS as readonly string[]).includes(key)) {
+      problems.push({ key: keyOf([key]), message: "is not used by a container-services-only stack (dcs:containerServices.only: true); remove it, or deploy it from a team stack" });
+    }
   }
-  for (const [key, schema] of Object.entries(shape)) {
-    const result = (schema as z.ZodType).safeParse(raw[key]);
+  const keys = adminOnly ? ADMIN_KEYS.filter((k) => !["team", "costCenter"].includes(k) || raw[k] !== undefined) : Object.keys(shape);
+  for (const key of keys) {
+    const result = (shape[key as keyof typeof shape] as z.ZodType).safeParse(raw[key]);
     if (result.success) parsed[key] = result.data;
     else problems.push(...problemsOfIssues(result.error.issues, [key]));
   }
   const c = parsed as Partial<Parsed>;
   const environment = c.environment ?? (["dev", "test", "prod"].includes(ctx.stack) ? (ctx.stack as "dev" | "test" | "prod") : undefined);
-  problems.push(...crossFieldProblems(c, ctx, raw.environment === undefined || c.environment !== undefined ? environment : "invalid"));
+  const envForRules = raw.environment === undefined || c.environment !== undefined ? environment : "invalid";
+  if (adminOnly) {
+    problems.push(...crossFieldProblems({ workspace: c.workspace }, ctx, envForRules));
+    if (c.containerServices && !c.containerServices.manage) {
+      problems.push({ key: `${NAMESPACE}:containerServices.manage`, message: "must be true in a container-services-only stack: managing the switch is all it does" });
+    }
+  } else {
+    problems.push(...crossFieldProblems(c, ctx, envForRules));
+  }
   if (problems.length > 0) throw new ConfigError(stackFile, problems);
-  const full = c as Parsed;
   const env = environment as "dev" | "test" | "prod";
-  return { ...full, stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod" };
+  if (adminOnly) {
+    return { kind: "admin", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {} };
+  }
+  const full = c as Parsed;
+  return { ...full, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod" };
+}
+
+/** True when the raw values declare a container-services-only (platform admin) stack. */
+export function isAdminOnly(raw: Record<string, unknown>): boolean {
+  const cs = raw.containerServices;
+  return cs !== null && typeof cs === "object" && (cs as Record<string, unknown>).only === true;
 }
 
 /** Reads the `dcs:*` namespace from Pulumi's runtime configuration. */
@@ -390,6 +441,7 @@ export function loadStackConfig(): StackConfig {
   const secretKeys = new Set(Object.keys(all).filter((k) => isConfigSecret(k)));
   try {
     const parsed = parseStackConfig(readRawConfig(all), { stack, secretKeys });
+    if (parsed.kind === "admin") return parsed;
     return {
       ...parsed,
       pullClientSecret: parsed.pullClientSecret === undefined ? undefined : pulumi.secret(parsed.pullClientSecret),
@@ -413,6 +465,7 @@ export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRE
     return (decoded !== null && typeof decoded === "object" ? decoded : {}) as Record<string, unknown>;
   };
   const needed: (typeof SECRET_KEYS)[number][] = [];
+  if (obj("containerServices").only === true) return needed;
   if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
   const push = obj("image").push as Record<string, unknown> | undefined;
   if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");

@@ -19,6 +19,11 @@ const SECRET = "pull-secret-value-for-tests";
 function parse(raw: Record<string, unknown>, stack = "dev", secretKeys = ["dcs:pullClientSecret", "dcs:pushClientSecret"]) {
   return parseStackConfig(raw, { stack, secretKeys: new Set(secretKeys) });
 }
+function parseTeam(raw: Record<string, unknown>, stack = "dev") {
+  const c = parse(raw, stack);
+  if (c.kind !== "team") throw new Error("expected a team stack");
+  return c;
+}
 function devWithSecret(): Raw {
   return { ...stackRaw("dev"), pullClientSecret: SECRET } as unknown as Raw;
 }
@@ -34,7 +39,7 @@ function problemsOf(fn: () => unknown): { key: string; message: string }[] {
 
 describe("the committed stack files", () => {
   it("dev parses, with defaults applied", () => {
-    const c = parse(devWithSecret());
+    const c = parseTeam(devWithSecret());
     expect(c.environment).toBe("dev");
     expect(c.registry).toMatchObject({ name: "dcshydrologydev", sku: "Basic", adminUserEnabled: false });
     expect(c.registryProtected).toBe(false);
@@ -46,7 +51,7 @@ describe("the committed stack files", () => {
   it("prod parses: protected registry, managed toggle, secret reference for pulls, push secret required", () => {
     const raw = stackRaw("prod");
     expect(secretKeysNeeded(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dcs:${k}`, v])))).toEqual(["pushClientSecret"]);
-    const c = parse({ ...raw, pushClientSecret: "push" }, "prod");
+    const c = parseTeam({ ...raw, pushClientSecret: "push" }, "prod");
     expect(c.environment).toBe("prod");
     expect(c.registryProtected).toBe(true);
     expect(c.containerServices.manage).toBe(true);
@@ -129,6 +134,28 @@ describe("bad configuration is rejected before anything is created, naming the k
     raw.registry.adminUserEnabled = true;
     const keys = problemsOf(() => parse(raw, "prod")).map((p) => p.key);
     expect(keys).toEqual(expect.arrayContaining(["dcs:cluster.autoterminationMinutes", "dcs:dask.dashboardPort", "dcs:registry.adminUserEnabled"]));
+  });
+});
+
+describe("a container-services-only stack", () => {
+  const admin = () => ({ workspace: { url: "https://adb-1.2.azuredatabricks.net" }, containerServices: { manage: true, only: true } });
+
+  it("needs only the workspace and the switch", () => {
+    expect(parse(admin(), "prod", [])).toEqual({
+      kind: "admin",
+      stack: "prod",
+      environment: "prod",
+      workspace: { url: "https://adb-1.2.azuredatabricks.net" },
+      containerServices: { manage: true, only: true },
+      tags: {},
+    });
+    expect(secretKeysNeeded({ "dcs:containerServices": { manage: true, only: true } })).toEqual([]);
+  });
+
+  it("refuses team keys and a switch it does not manage, naming each key", () => {
+    const problems = problemsOf(() => parse({ ...admin(), registry: { name: "dcsx1" }, containerServices: { manage: false, only: true } }, "prod", []));
+    expect(problems.map((p) => p.key).sort()).toEqual(["dcs:containerServices.manage", "dcs:registry"]);
+    expect(problems.find((p) => p.key === "dcs:registry")!.message).toMatch(/not used by a container-services-only stack/);
   });
 });
 

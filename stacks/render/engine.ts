@@ -394,6 +394,7 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
     });
     if (failure !== undefined) throw failure;
     for (const [key, value] of Object.entries(exported)) {
+      if (value === undefined) continue; // Pulumi records no output for undefined
       if (!pulumi.Output.isInstance(value)) {
         outputs[key] = value;
         continue;
