@@ -57,7 +57,8 @@ export class ClusterImage extends pulumi.ComponentResource {
       childName(name, "image"),
       {
         imageName,
-        build: { context, dockerfile, platform: IMAGE_PLATFORM, args: plan.buildArgs },
+        // BuildKit: the Dockerfile bind-mounts the wheels stage instead of copying it.
+        build: { context, dockerfile, platform: IMAGE_PLATFORM, args: plan.buildArgs, builderVersion: docker.types.enums.BuilderVersion.BuilderBuildKit },
         registry: credentials ? { server: registryServer, username: credentials.username, password: pulumi.secret(credentials.password) } : undefined,
         skipPush: false,
       },
