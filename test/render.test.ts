@@ -97,6 +97,22 @@ describe("npm start (the command line)", () => {
     }
   });
 
+  it("exits 3 on a mandatory guardrail violation, still writing the rendering", async () => {
+    const name = `tmp-${process.pid}-unprotected`;
+    const file = path.join(ROOT, `Pulumi.${name}.yaml`);
+    const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    fs.writeFileSync(file, `${prod.replace("protect: true", "protect: false")}  dcs:environment: prod\n`);
+    try {
+      const out = path.join(tmp, "unprotected.json");
+      const { code, stderr } = await cli("--stack", name, "--out", out, "--quiet");
+      expect(code).toBe(3);
+      expect(stderr).toContain("[registry-protected-in-prod]");
+      expect(JSON.parse(fs.readFileSync(out, "utf8")).findings).toHaveLength(1);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   it("refuses unknown options with usage", async () => {
     const { code, stderr } = await cli("--stak", "dev");
     expect(code).toBe(2);

@@ -26,6 +26,10 @@ no Pulumi CLI. Secrets the stack file lacks are replaced by marked placeholders.
   --markdown FILE    write the Markdown report here instead
   --diff OLD.json    print what changed between OLD.json and this rendering
   --quiet            print no summary (errors and --diff output still print)
+
+Exit status: 0 rendered; 1 the stack cannot be rendered (bad configuration;
+nothing written); 2 bad usage; 3 rendered, but a mandatory guardrail of
+policy/ is violated (files are still written).
   --help             this text`;
 
 /** Runs the command line; returns the exit code. */
@@ -89,6 +93,11 @@ export async function main(argv: string[], root = path.resolve(__dirname, "..", 
     fs.writeFileSync(markdownFile, toMarkdown(JSON.parse(json)));
   }
   if (before) process.stdout.write(diffToMarkdown(diffRenderings(before, JSON.parse(json)), stack));
+  const mandatory = rendering.findings.filter((f) => f.enforcement === "mandatory");
+  if (mandatory.length > 0) {
+    process.stderr.write(`error: ${mandatory.length} mandatory guardrail violation(s):\n${mandatory.map((f) => `  [${f.policy}] ${f.message}`).join("\n")}\n`);
+    return 3;
+  }
   return 0;
 }
 

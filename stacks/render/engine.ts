@@ -18,6 +18,7 @@ import * as runtimeRpc from "@pulumi/pulumi/runtime/rpc";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parse as parseYaml } from "yaml";
+import { evaluateStack, type Finding } from "../../policy/rules";
 import { NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
 
 /** How values only the cloud knows are shown. */
@@ -76,9 +77,16 @@ export interface Rendering {
   warnings: string[];
   /** Secret keys the stack file lacked and that were given placeholders. */
   placeholderSecrets: string[];
+  /** What the dcs-guardrails policies report for this rendering. */
+  findings: Finding[];
 }
 
 export const SECRET_MARK = "[secret]";
+
+/** Runs the policy pack's rules over recorded resources, as CrossGuard would over a preview. */
+export function guardrailFindings(resources: RenderedResource[]): Finding[] {
+  return evaluateStack(resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs, protect: r.protect })));
+}
 
 /** The program failed; carries what had been declared by then (for "nothing was created" checks). */
 export class RenderError extends Error {
@@ -282,7 +290,7 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
     sparkVersionAnswer: `${runtimeOfImageTag(runtimeTag) ?? "16.4"}.x-scala2.12`,
     load: options.load ?? (async () => freshRequire(entry, root)),
   });
-  return { ...recorded, placeholderSecrets };
+  return { ...recorded, placeholderSecrets, findings: guardrailFindings(recorded.resources) };
 }
 
 /** What recordProgram needs: the program's identity, its configuration and how to load it. */
@@ -304,7 +312,7 @@ export interface RecordOptions {
  * Runs `load` under the recording engine: the generic part of rendering, also
  * used by tests to record a single component.
  */
-export async function recordProgram(options: RecordOptions): Promise<Omit<Rendering, "placeholderSecrets">> {
+export async function recordProgram(options: RecordOptions): Promise<Omit<Rendering, "placeholderSecrets" | "findings">> {
   const { config, cloud: mode } = options;
   const secretKeys = new Set(options.secretKeys);
   pulumi.runtime.setAllConfig(config, [...secretKeys]);

@@ -115,6 +115,8 @@ export function toSummary(r: Rendering): string {
     lines.push("", "Warnings");
     for (const w of r.warnings) lines.push(`  ! ${w}`);
   }
+  lines.push("", `Guardrails (policy/): ${r.findings.filter((f) => f.enforcement === "mandatory").length} mandatory violation(s), ${r.findings.filter((f) => f.enforcement === "advisory").length} advisory`);
+  for (const f of r.findings) lines.push(`  ${f.enforcement === "mandatory" ? "x" : "!"} [${f.policy}] ${f.message}`);
   if (r.placeholderSecrets.length) {
     lines.push("", `Secrets not in Pulumi.${r.stack}.yaml, rendered with placeholders: ${r.placeholderSecrets.join(", ")}`);
   }
@@ -161,6 +163,9 @@ export function toMarkdown(r: Rendering): string {
   out.push("", "## Graph", "", "```mermaid", toMermaid(r), "```", "", "## Outputs", "", "| Output | Value |", "| --- | --- |");
   for (const [k, v] of Object.entries(r.outputs)) out.push(`| \`${k}\` | \`${show(v).replace(/\|/g, "\\|")}\` |`);
   if (r.warnings.length) out.push("", "## Warnings", "", ...r.warnings.map((w) => `- ${w}`));
+  out.push("", "## Guardrails", "");
+  if (r.findings.length === 0) out.push("No policy of `policy/` reports anything.");
+  for (const f of r.findings) out.push(`- **${f.enforcement}** \`${f.policy}\`: ${f.message}`);
   if (r.placeholderSecrets.length) out.push("", "## Placeholder secrets", "", ...r.placeholderSecrets.map((k) => `- \`${k}\` (not in the stack file)`));
   return `${out.join("\n")}\n`;
 }

@@ -37,7 +37,7 @@ export async function recordResources(declare: () => unknown, cloud: CloudMode =
       return (exported ?? {}) as Record<string, unknown>;
     },
   });
-  return { ...recorded, placeholderSecrets: [] };
+  return { ...recorded, placeholderSecrets: [], findings: [] };
 }
 
 /** Every recorded resource of a type token. */
