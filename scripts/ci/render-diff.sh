@@ -18,7 +18,7 @@ trap 'git -C "$root" worktree remove --force "$base_dir" >/dev/null 2>&1 || true
 echo "rendering $stack at $base_ref"
 git -C "$root" worktree add --detach "$base_dir" "$base_ref" >/dev/null
 if [[ -f "$base_dir/stacks/render/cli.ts" && -f "$base_dir/Pulumi.$stack.yaml" ]]; then
-  (cd "$base_dir" && npm ci --no-audit --no-fund >/dev/null && npm start -- --stack "$stack" --out "$out/base.json" --quiet) || true
+  (cd "$base_dir" && npm ci --no-audit --no-fund >/dev/null && npm start --silent -- --stack "$stack" --out "$out/base.json" --quiet) || true
 fi
 if [[ ! -s "$out/base.json" ]]; then
   echo '{"resources": [], "outputs": {}}' >"$out/base.json"
@@ -27,6 +27,6 @@ fi
 
 echo "rendering $stack at HEAD"
 status=0
-(cd "$root" && npm start -- --stack "$stack" --out "$out/head.json" --diff "$out/base.json" --quiet) >"$out/diff.md" || status=$?
+(cd "$root" && npm start --silent -- --stack "$stack" --out "$out/head.json" --diff "$out/base.json" --quiet) >"$out/diff.md" || status=$?
 cat "$out/diff.md"
 exit "$status"
