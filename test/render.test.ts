@@ -29,6 +29,18 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
+/** Runs `body` with a temporary Pulumi.<name>.yaml in the project root, removed afterwards. */
+async function withStackFile(suffix: string, text: string, body: (stack: string) => Promise<void>): Promise<void> {
+  const name = `tmp-${process.pid}-${suffix}`;
+  const file = path.join(ROOT, `Pulumi.${name}.yaml`);
+  fs.writeFileSync(file, text);
+  try {
+    await body(name);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 describe("npm start (the command line)", () => {
   const results: Record<string, { code: number; stdout: string; stderr: string }> = {};
   beforeAll(async () => {
@@ -79,11 +91,8 @@ describe("npm start (the command line)", () => {
   });
 
   it("exits non-zero on bad config, names the key and the file, and writes nothing", async () => {
-    const name = `tmp-${process.pid}-bad`;
-    const file = path.join(ROOT, `Pulumi.${name}.yaml`);
     const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-    fs.writeFileSync(file, `${dev.replace("maxWorkers: 3", "maxWorkers: 0")}  dcs:environment: dev\n`);
-    try {
+    await withStackFile("bad", `${dev.replace("maxWorkers: 3", "maxWorkers: 0")}  dcs:environment: dev\n`, async (name) => {
       const out = path.join(tmp, "bad.json");
       const { code, stderr } = await cli("--stack", name, "--out", out);
       expect(code).toBe(1);
@@ -92,25 +101,18 @@ describe("npm start (the command line)", () => {
       expect(stderr).toContain("nothing was written");
       expect(fs.existsSync(out)).toBe(false);
       expect(fs.existsSync(out.replace(/json$/, "md"))).toBe(false);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+    });
   });
 
   it("exits 3 on a mandatory guardrail violation, still writing the rendering", async () => {
-    const name = `tmp-${process.pid}-unprotected`;
-    const file = path.join(ROOT, `Pulumi.${name}.yaml`);
     const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
-    fs.writeFileSync(file, `${prod.replace("protect: true", "protect: false")}  dcs:environment: prod\n`);
-    try {
+    await withStackFile("unprotected", `${prod.replace("protect: true", "protect: false")}  dcs:environment: prod\n`, async (name) => {
       const out = path.join(tmp, "unprotected.json");
       const { code, stderr } = await cli("--stack", name, "--out", out, "--quiet");
       expect(code).toBe(3);
       expect(stderr).toContain("[registry-protected-in-prod]");
       expect(JSON.parse(fs.readFileSync(out, "utf8")).findings).toHaveLength(1);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+    });
   });
 
   it("refuses unknown options with usage", async () => {
