@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as databricks from "@pulumi/databricks";
 import type { InitScriptBlock } from "./initScripts";
-import { childName } from "./naming";
+import { childName, unsupportedRuntimeReason } from "./naming";
 
 /** Access mode custom containers need: dedicated (single user). Shared mode is not supported. */
 export const ACCESS_MODE = "SINGLE_USER";
@@ -68,9 +68,8 @@ export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "a
 
 /** Checks a looked-up runtime against the image's; returns it or throws with the key to set. */
 export function checkRuntime(sparkVersion: string, expectedRuntime: string | undefined): string {
-  if (/(^|-)ml(-|$)|genomics|hls|gpu/i.test(sparkVersion)) {
-    throw new Error(`runtime ${sparkVersion} cannot run custom containers (ML, GPU and Genomics runtimes are unsupported); set dcs:cluster.sparkVersion`);
-  }
+  const reason = unsupportedRuntimeReason(sparkVersion);
+  if (reason) throw new Error(`runtime ${sparkVersion} cannot run the image: ${reason}; set dcs:cluster.sparkVersion`);
   if (expectedRuntime && !sparkVersion.startsWith(`${expectedRuntime}.`)) {
     throw new Error(`the latest LTS runtime is ${sparkVersion} but the image is built for ${expectedRuntime}; set dcs:cluster.sparkVersion to ${expectedRuntime}.x-scala2.12 or move dcs:image.runtime`);
   }

@@ -76,3 +76,13 @@ export function imageTag(runtime: string, contextHash: string): string {
 export function isDigestReference(ref: string): boolean {
   return /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/.test(ref);
 }
+
+/**
+ * Why a Databricks runtime key cannot run custom containers, or undefined when
+ * it can: ML (and GPU) and Genomics runtimes do not support them.
+ */
+export function unsupportedRuntimeReason(sparkVersion: string): string | undefined {
+  if (/(^|-)ml(-|$)|gpu/i.test(sparkVersion)) return "ML runtimes do not support custom containers";
+  if (/genomics|hls/i.test(sparkVersion)) return "Genomics runtimes do not support custom containers";
+  return undefined;
+}

@@ -8,6 +8,8 @@
  * "(computed: ...)" placeholder of the offline renderer) never violates.
  */
 
+import { unsupportedRuntimeReason } from "../components/naming";
+
 export const REGISTRY = "azure-native:containerregistry:Registry";
 export const CLUSTER = "databricks:index/cluster:Cluster";
 
@@ -182,10 +184,8 @@ export const GUARDRAILS: Guardrail[] = [
     check: (r) => {
       const v = r.props.sparkVersion;
       if (isUnknown(v)) return [];
-      const s = String(v);
-      if (/(^|-)ml(-|$)|gpu/i.test(s)) return [`cluster ${r.name} runs ML runtime ${s}, which does not support custom containers`];
-      if (/genomics|hls/i.test(s)) return [`cluster ${r.name} runs Genomics runtime ${s}, which does not support custom containers`];
-      return [];
+      const reason = unsupportedRuntimeReason(String(v));
+      return reason ? [`cluster ${r.name} runs ${String(v)}: ${reason}`] : [];
     },
   },
   {

@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
-import { isRegistryName, REGISTRY_NAME_RULE } from "../components/naming";
+import { isRegistryName, REGISTRY_NAME_RULE, unsupportedRuntimeReason } from "../components/naming";
 
 /** The configuration namespace: keys are written `dcs:<key>`. */
 export const NAMESPACE = "dcs";
@@ -266,12 +266,8 @@ export function runtimeOfImageTag(tag: string): string | undefined {
   return m ? `${m[1]}.${m[2]}` : undefined;
 }
 
-/** Runtime keys Databricks Container Services cannot run. */
-export function unsupportedRuntimeReason(sparkVersion: string): string | undefined {
-  if (/(^|-)ml(-|$)/i.test(sparkVersion) || /gpu/i.test(sparkVersion)) return "ML runtimes do not support custom containers";
-  if (/genomics|hls/i.test(sparkVersion)) return "Genomics runtimes do not support custom containers";
-  return undefined;
-}
+/** Runtime keys Databricks Container Services cannot run (shared with the cluster and the policies). */
+export { unsupportedRuntimeReason };
 
 /**
  * Rules that span keys. Runs on whatever parsed: a key that failed its own
