@@ -1,164 +1,279 @@
 /**
- * The cluster image's build context, checked statically, and the smoke-test
- * script run for real against a stand-in `docker` command: no Docker Hub here,
- * so the base image cannot be pulled; the stand-in answers `image inspect` from
- * its environment and runs `run --entrypoint PYTHON ...` with Debian's Python.
+ * The cluster image's build context (infra/image), checked without building:
+ * no Docker Hub and no PyPI here, so the Databricks base and the wheels cannot
+ * be fetched. What can run does run: shellcheck, the requirements checker with
+ * a real Python (Debian's, with dask), and the smoke-test script itself, whose
+ * only stand-in is the `docker` command it calls.
  */
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { readInitScripts } from "../components/initScripts";
-import { DASK_PYTHON } from "./helpers/dask";
-import { ROOT } from "./helpers/record";
+import { planImageBuild } from "../components/clusterImage";
+import { ROOT, run, SYSTEM_PYTHON } from "./helpers/processes";
 
 const IMAGE_DIR = path.join(ROOT, "infra", "image");
+const SMOKE_TEST = path.join(IMAGE_DIR, "smoke-test.sh");
+const CHECKER = path.join(IMAGE_DIR, "check_requirements.py");
 const dockerfile = fs.readFileSync(path.join(IMAGE_DIR, "Dockerfile"), "utf8");
-const requirements = fs
+/** Dockerfile instructions with continuation lines joined and comments dropped. */
+const instructions = dockerfile
+  .replace(/\\\n/g, " ")
+  .split("\n")
+  .filter((l) => l.trim() && !l.trimStart().startsWith("#"));
+/** Instructions per stage (the ARGs before the first FROM are not a stage). */
+const stages = instructions.reduce<string[][]>((acc, line) => (line.startsWith("FROM ") ? [...acc, [line]] : acc.length ? [...acc.slice(0, -1), [...acc[acc.length - 1], line]] : acc), []);
+const [builder, final] = stages;
+const finalText = final.join("\n");
+
+const requirementLines = fs
   .readFileSync(path.join(IMAGE_DIR, "requirements.txt"), "utf8")
   .split("\n")
   .map((l) => l.replace(/#.*/, "").trim())
   .filter(Boolean);
-const stages = dockerfile.split(/^FROM /m).slice(1);
+const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, "-");
+const pins = new Map(requirementLines.map((l) => [normalize(l.split("==")[0]), l.split("==")[1]]));
+
+/** Version of a distribution installed under Debian's Python. */
+function debianVersion(distribution: string): string {
+  const r = spawnSync(SYSTEM_PYTHON, ["-c", `import importlib.metadata as m; print(m.version(${JSON.stringify(distribution)}))`]);
+  return r.stdout.toString().trim();
+}
 
 describe("Dockerfile", () => {
-  it("builds in two stages, both on the pinned databricksruntime/standard, both linux/amd64", () => {
+  it("builds in two stages on databricksruntime/standard, tag from RUNTIME_TAG with a pinned default, linux/amd64", () => {
     expect(stages).toHaveLength(2);
-    for (const stage of stages) expect(stage).toMatch(/^--platform=linux\/amd64 databricksruntime\/standard:\$\{RUNTIME_TAG\}/);
-    const defaultTag = /^ARG RUNTIME_TAG=(\S+)$/m.exec(dockerfile)?.[1];
+    expect(builder[0]).toBe("FROM --platform=linux/amd64 databricksruntime/standard:${RUNTIME_TAG} AS wheels");
+    expect(final[0]).toBe("FROM --platform=linux/amd64 databricksruntime/standard:${RUNTIME_TAG}");
+    const defaultTag = /^ARG RUNTIME_TAG=(\S+)$/m.exec(instructions.slice(0, instructions.findIndex((l) => l.startsWith("FROM "))).join("\n"))?.[1];
     expect(defaultTag).toBe("16.4-LTS");
-    expect(defaultTag).not.toMatch(/latest/i);
+    expect(defaultTag).toMatch(/^\d+\.\d+-LTS$/);
   });
 
-  it("matches the runtime of the committed stacks", () => {
+  it("defaults to the runtime the committed stacks run", () => {
     for (const stack of ["dev", "prod"]) {
-      const text = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
-      expect(text).toContain("runtime: 16.4-LTS");
-      expect(text).toContain("sparkVersion: 16.4.x-scala2.12");
+      const config = parseYaml(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
+      expect(config["dcs:image"].runtime, stack).toBe("16.4-LTS");
+      expect(config["dcs:cluster"].sparkVersion, stack).toBe("16.4.x-scala2.12");
     }
   });
 
-  it("keeps compilers and wheels out of the final stage", () => {
-    const [builder, final] = stages;
-    expect(builder).toMatch(/build-essential/);
-    expect(builder).toMatch(/\/databricks\/python3\/bin\/pip wheel/);
-    expect(final).not.toMatch(/build-essential|gcc|apt-get install/);
-    expect(final).toMatch(/--mount=type=bind,from=wheels/);
-    expect(final).toMatch(/\/databricks\/python3\/bin\/pip install --no-cache-dir --no-index/);
-    expect(final).not.toMatch(/^COPY --from=/m);
-  });
-
-  it("labels the image with OCI labels fed by the build arguments the program passes, and solution=xkp", () => {
-    for (const label of ["title", "source", "revision", "version"]) expect(dockerfile).toMatch(new RegExp(`org\\.opencontainers\\.image\\.${label}=`));
-    expect(dockerfile).toMatch(/solution="xkp"/);
-    for (const arg of ["RUNTIME_TAG", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION"]) expect(dockerfile).toMatch(new RegExp(`^ARG ${arg}`, "m"));
+  it("declares every build argument the ClusterImage component passes, and labels the image with them and solution=xkp", () => {
+    const { buildArgs } = planImageBuild({ context: IMAGE_DIR, runtime: "16.4-LTS", source: "https://example.invalid/dcs" });
+    expect(Object.keys(buildArgs).sort()).toEqual(["IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
+    for (const arg of Object.keys(buildArgs)) expect(final, arg).toContainEqual(expect.stringMatching(new RegExp(`^ARG ${arg}(=|$)`)));
+    const label = final.find((l) => l.startsWith("LABEL ")) ?? "";
+    for (const [key, value] of [
+      ["org.opencontainers.image.source", "${IMAGE_SOURCE}"],
+      ["org.opencontainers.image.revision", "${IMAGE_REVISION}"],
+      ["org.opencontainers.image.version", "${IMAGE_VERSION}"],
+    ])
+      expect(label).toContain(`${key}="${value}"`);
+    expect(label).toMatch(/org\.opencontainers\.image\.title="[^"]+"/);
+    expect(label).toMatch(/(^|\s)solution="xkp"/);
   });
 
   it("relies on no CMD or ENTRYPOINT (Databricks ignores them)", () => {
-    expect(dockerfile).not.toMatch(/^\s*(CMD|ENTRYPOINT)\b/m);
+    expect(instructions.filter((l) => /^(CMD|ENTRYPOINT)\b/i.test(l))).toEqual([]);
+  });
+
+  it("resolves against the base's own pins in the builder and builds wheels only for what is missing", () => {
+    const text = builder.join("\n");
+    expect(text).toMatch(/pip list --local --format=freeze > base-constraints\.txt/);
+    expect(text).toMatch(/pip install --dry-run .*--report report\.json\s+-r requirements\.txt -c base-constraints\.txt/);
+    expect(text).toMatch(/pip wheel .*--no-deps --wheel-dir wheels -r missing\.txt/);
+    expect(text).toMatch(/\/databricks\/python3\/bin\/pip --disable-pip-version-check --no-cache-dir/);
+  });
+
+  it("installs into /databricks/python3 with its own pip, offline, from bind-mounted wheels, leaving no compiler, wheel or cache", () => {
+    expect(finalText).toMatch(/--mount=type=bind,from=wheels,source=\/build\/wheels,target=\/tmp\/dcs-wheels/);
+    expect(finalText).toMatch(/\/databricks\/python3\/bin\/pip --disable-pip-version-check --no-cache-dir/);
+    expect(finalText).toMatch(/pip install --no-index --find-links \/tmp\/dcs-wheels .*-r \/databricks\/dcs\/requirements\.txt -c \/tmp\/base-constraints\.txt/);
+    expect(finalText).not.toMatch(/apt-get|apt |build-essential|gcc|conda/);
+    expect(final.filter((l) => /^(COPY --from|ADD)\b/.test(l))).toEqual([]);
+    expect(finalText).toMatch(/rm -rf "\$check_home" \/tmp\/base-constraints\.txt/);
+  });
+
+  it("takes from the build context only what .dockerignore lets in, and lets in nothing else", () => {
+    const ignore = fs
+      .readFileSync(path.join(IMAGE_DIR, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
+    expect(ignore[0]).toBe("*");
+    const admitted = ignore.filter((l) => l.startsWith("!")).map((l) => l.slice(1));
+    expect(admitted.every((p) => !/[*?[]/.test(p)), "admitted entries are plain file names").toBe(true);
+    const fromContext = new Set(["Dockerfile"]);
+    for (const line of instructions) {
+      const copy = /^COPY (?!--from)(\S+) /.exec(line);
+      if (copy) fromContext.add(copy[1]);
+      for (const mount of line.matchAll(/--mount=type=bind,(?![^ ]*from=)[^ ]*source=([^, ]+)/g)) fromContext.add(mount[1]);
+    }
+    expect(admitted.sort()).toEqual([...fromContext].sort());
+    for (const file of fs.readdirSync(IMAGE_DIR)) if (!admitted.includes(file) && file !== ".dockerignore") expect(["smoke-test.sh"]).toContain(file);
   });
 });
 
 describe("requirements.txt", () => {
-  it("pins every package exactly", () => {
-    for (const line of requirements) expect(line).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][0-9A-Za-z.]*$/);
+  it("pins every package exactly, once", () => {
+    for (const line of requirementLines) expect(line).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][0-9A-Za-z.]*$/);
+    expect(pins.size).toBe(requirementLines.length);
   });
 
-  it("has the hydrology environment and no pyspark or conda", () => {
-    const names = requirements.map((l) => l.split("==")[0].toLowerCase());
-    for (const needed of ["dask", "distributed", "bokeh", "xarray", "zarr", "pandas", "scipy", "numpy"]) expect(names).toContain(needed);
-    expect(names.some((n) => n === "netcdf4" || n === "h5netcdf")).toBe(true);
-    expect(names).not.toContain("pyspark");
-    expect(names.filter((n) => n.includes("conda"))).toEqual([]);
-    const version = (n: string) => requirements.find((l) => l.toLowerCase().startsWith(`${n}==`))?.split("==")[1];
-    expect(version("dask")).toBe(version("distributed"));
+  it("is the hydrology environment, without pyspark or conda", () => {
+    for (const needed of ["dask", "distributed", "bokeh", "xarray", "zarr", "pandas", "scipy", "numpy", "cftime"]) expect([...pins.keys()]).toContain(needed);
+    expect(pins.has("netcdf4") || pins.has("h5netcdf")).toBe(true);
+    expect(pins.get("dask")).toBe(pins.get("distributed"));
+    expect([...pins.keys()].filter((n) => n === "pyspark" || n.includes("conda"))).toEqual([]);
   });
 
-  it("keeps the build context to what the build needs", () => {
-    const ignore = fs.readFileSync(path.join(IMAGE_DIR, ".dockerignore"), "utf8");
-    expect(ignore).toMatch(/^\*$/m);
-    expect(ignore).toMatch(/^!Dockerfile$/m);
-    expect(ignore).toMatch(/^!requirements\.txt$/m);
-    expect(fs.readdirSync(IMAGE_DIR).sort()).toEqual([".dockerignore", "Dockerfile", "requirements.txt"]);
+  it("keeps the versions databricksruntime/standard:16.4-LTS ships (the build refuses to move them)", () => {
+    // From databricks/containers, branch release-16.4-LTS, ubuntu/python/requirements.txt.
+    const base: Record<string, string> = { numpy: "1.26.4", pandas: "1.5.3", scipy: "1.13.1", matplotlib: "3.8.4", pyarrow: "15.0.2", "scikit-learn": "1.4.2", cloudpickle: "2.2.1", tornado: "6.4.1", psutil: "5.9.0" };
+    for (const [name, version] of Object.entries(base)) if (pins.has(name)) expect(`${name}==${pins.get(name)}`).toBe(`${name}==${version}`);
   });
 });
 
-describe("init scripts folder", () => {
-  it("holds only executable, shebanged shell scripts", () => {
-    const scripts = readInitScripts(path.join(ROOT, "infra", "init-scripts"));
-    expect(scripts.map((s) => s.fileName)).toEqual(["init_script_dask.sh"]);
-    for (const s of scripts) {
-      expect(Buffer.from(s.contentBase64, "base64").toString().startsWith("#!/usr/bin/env bash\n")).toBe(true);
-      expect(fs.statSync(path.join(ROOT, "infra", "init-scripts", s.fileName)).mode & 0o111).not.toBe(0);
-    }
+describe("check_requirements.py, run with a real Python", () => {
+  const dask = debianVersion("dask");
+  const yaml = debianVersion("PyYAML");
+
+  it("passes when every pin is installed at its version and imports, mapping distribution names to modules", async () => {
+    const r = await run(SYSTEM_PYTHON, ["-B", CHECKER, `dask==${dask}`, `pyyaml==${yaml}`], { PATH: process.env.PATH });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`ok    dask==${dask} imports as dask`);
+    expect(r.stdout).toContain(`ok    pyyaml==${yaml} imports as yaml`);
+    expect(r.stdout).toContain("ok    pyspark is not installed");
+  });
+
+  it("fails on another version, a missing distribution, or a pin that is not exact", async () => {
+    const r = await run(SYSTEM_PYTHON, ["-B", "-", "dask==0.0.1", "surely-not-installed==1.0"], { PATH: process.env.PATH }, 15_000, fs.readFileSync(CHECKER, "utf8"));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`FAIL  dask==0.0.1: version ${dask} is installed`);
+    expect(r.stdout).toContain("FAIL  surely-not-installed==1.0: not installed");
+    const loose = await run(SYSTEM_PYTHON, [CHECKER, "dask>=2024"], { PATH: process.env.PATH });
+    expect(loose.code).toBe(2);
+    expect(loose.stderr).toContain("not an exact pin");
   });
 });
 
 describe("smoke-test.sh", () => {
-  const run = promisify(execFile);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-smoke-"));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  /** A copy of the script beside a requirements file, and a stand-in docker on PATH. */
-  function workspace(requirementsText: string): string {
+  // The stand-in for `docker`: logs its arguments; `image inspect` answers from
+  // FAKE_* variables; `run --entrypoint <python> IMAGE ...` runs Debian's Python
+  // (stdin passes through) and `run --entrypoint test IMAGE ...` runs test under FAKE_ROOT.
+  const FAKE_DOCKER = `#!/usr/bin/env bash
+printf '%s\\n' "$*" >>"$FAKE_DOCKER_LOG"
+case "$1" in
+  build) exit 0 ;;
+  image)
+    [[ -z "\${FAKE_MISSING:-}" ]] || exit 1
+    case "$*" in
+      *Architecture*) echo "$FAKE_PLATFORM" ;;
+      *'"solution"'*) echo "$FAKE_SOLUTION" ;;
+      *image.title*) echo "stand-in title" ;;
+      *) echo "" ;;
+    esac ;;
+  run)
+    shift
+    while (($#)); do
+      case "$1" in
+        --entrypoint) entrypoint="$2"; shift 2 ;;
+        --network | --platform) shift 2 ;;
+        --rm | -i) shift ;;
+        *) break ;;
+      esac
+    done
+    shift
+    if [[ "$entrypoint" == test ]]; then exec test "$1" "$FAKE_ROOT$2"; fi
+    exec "$FAKE_PYTHON" "$@" ;;
+  *) exit 3 ;;
+esac
+`;
+
+  /** A copy of infra/image with its own requirements, and the stand-in docker on PATH. */
+  function workspace(requirements: string): string {
     const dir = fs.mkdtempSync(path.join(tmp, "ws-"));
-    fs.mkdirSync(path.join(dir, "image"));
+    for (const f of ["Dockerfile", "check_requirements.py", "smoke-test.sh"]) fs.copyFileSync(path.join(IMAGE_DIR, f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, "requirements.txt"), requirements);
     fs.mkdirSync(path.join(dir, "bin"));
-    fs.copyFileSync(path.join(ROOT, "infra", "smoke-test.sh"), path.join(dir, "smoke-test.sh"));
-    fs.writeFileSync(path.join(dir, "image", "requirements.txt"), requirementsText);
-    const shim = [
-      "#!/usr/bin/env bash",
-      'echo "docker $*" >> "$SHIM_LOG"',
-      'case "$1 $2" in',
-      '  "image inspect") case "$*" in *Architecture*) echo "$SHIM_PLATFORM" ;; *) echo "$SHIM_LABEL" ;; esac ;;',
-      '  "run --rm") shift 2; while [[ "$1" != --entrypoint ]]; do shift; done; shift 2; shift; exec "$SHIM_PYTHON" "$@" ;;',
-      '  *) exit 0 ;;',
-      "esac",
-    ].join("\n");
-    fs.writeFileSync(path.join(dir, "bin", "docker"), `${shim}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "bin", "docker"), FAKE_DOCKER, { mode: 0o755 });
+    fs.mkdirSync(path.join(dir, "root", "databricks", "dcs"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "root", "databricks", "dcs", "requirements.lock"), "dask==x\n");
     return dir;
   }
 
-  async function smoke(dir: string, args: string[], env: Record<string, string> = {}) {
+  async function smoke(dir: string, args: string[], fake: Record<string, string> = {}) {
     const log = path.join(dir, "docker.log");
-    try {
-      const { stdout } = await run("bash", [path.join(dir, "smoke-test.sh"), ...args], {
-        env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, SHIM_LOG: log, SHIM_PLATFORM: "linux/amd64", SHIM_LABEL: "xkp", SHIM_PYTHON: DASK_PYTHON, ...env },
-      });
-      return { code: 0, stdout, docker: fs.readFileSync(log, "utf8") };
-    } catch (e) {
-      const err = e as { code: number; stdout: string };
-      return { code: err.code, stdout: err.stdout, docker: fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "" };
-    }
+    const env = {
+      PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+      FAKE_DOCKER_LOG: log,
+      FAKE_PLATFORM: "linux/amd64",
+      FAKE_SOLUTION: "xkp",
+      FAKE_PYTHON: SYSTEM_PYTHON,
+      FAKE_ROOT: path.join(dir, "root"),
+      ...fake,
+    };
+    const r = await run("bash", [path.join(dir, "smoke-test.sh"), ...args], env, 30_000);
+    return { ...r, docker: fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "" };
   }
 
-  it("passes shellcheck and prints its usage", () => {
-    const sc = spawnSync("shellcheck", [path.join(ROOT, "infra", "smoke-test.sh")]);
-    expect(sc.status, sc.stdout.toString()).toBe(0);
-    const help = spawnSync("bash", [path.join(ROOT, "infra", "smoke-test.sh"), "--help"]);
-    expect(help.status).toBe(0);
-    expect(help.stdout.toString()).toMatch(/--no-build/);
-    expect(spawnSync("bash", [path.join(ROOT, "infra", "smoke-test.sh"), "--bogus"]).status).toBe(2);
+  it("passes shellcheck", () => {
+    const r = spawnSync("shellcheck", [SMOKE_TEST, path.join(ROOT, "infra", "smoke-test.sh")]);
+    expect(r.error, "shellcheck must be installed (.ci/run installs it)").toBeUndefined();
+    expect(r.stdout.toString(), r.stderr.toString()).toBe("");
+    expect(r.status).toBe(0);
   });
 
-  it("builds for linux/amd64 with the runtime, then passes when every package imports", async () => {
-    const dir = workspace("# comment\ndask==2024.8.0\ndistributed==2024.8.0\nnumpy==1.26.4\n");
-    const r = await smoke(dir, ["--image", "reg.example/dask:t1", "--runtime", "15.4-LTS"]);
-    expect(r.code, r.stdout).toBe(0);
-    expect(r.docker).toMatch(/docker build --platform linux\/amd64 --build-arg RUNTIME_TAG=15\.4-LTS -t reg\.example\/dask:t1 /);
-    expect(r.stdout).toMatch(/ok {4}every requirement imports with \/databricks\/python3\/bin\/python: dask,distributed,numpy/);
-    expect(r.stdout).toContain("smoke-test: reg.example/dask:t1 passed");
+  it("prints its usage, and refuses arguments it does not know", async () => {
+    const help = await run("bash", [SMOKE_TEST, "--help"], { PATH: process.env.PATH });
+    expect(help.code).toBe(0);
+    for (const option of ["--image REF", "--runtime TAG", "--no-build", "default: 16.4-LTS"]) expect(help.stdout).toContain(option);
+    for (const bad of [["--bogus"], ["--image"], ["--image", "--no-build"]]) {
+      const r = await run("bash", [SMOKE_TEST, ...bad], { PATH: process.env.PATH });
+      expect(r.code, bad.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/unknown argument|needs a value/);
+    }
   });
 
-  it("fails when a package does not import, the platform is wrong or the label is missing; --no-build builds nothing", async () => {
-    const dir = workspace("dask==2024.8.0\nsurely-not-installed-pkg==1.0\n");
-    const r = await smoke(dir, ["--image", "x:y", "--no-build"], { SHIM_PLATFORM: "linux/arm64", SHIM_LABEL: "" });
+  it("builds for linux/amd64 on the runtime, then passes when every pin imports at its version", async () => {
+    const dir = workspace(`# comment\ndask==${debianVersion("dask")}\ndistributed==${debianVersion("distributed")}\nnumpy==${debianVersion("numpy")}\n`);
+    const r = await smoke(dir, ["--image", "reg.example/hydrology/dask:t1", "--runtime", "15.4-LTS"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.docker.split("\n")[0]).toBe(`build --platform linux/amd64 --build-arg RUNTIME_TAG=15.4-LTS -t reg.example/hydrology/dask:t1 ${dir}`);
+    expect(r.docker).toMatch(/^run --rm -i --network none --platform linux\/amd64 --entrypoint \/databricks\/python3\/bin\/python reg\.example\/hydrology\/dask:t1 -B - dask==\S+ distributed==\S+ numpy==\S+$/m);
+    expect(r.stdout).toContain("ok    platform is linux/amd64");
+    expect(r.stdout).toContain("ok    label solution=xkp");
+    expect(r.stdout).toMatch(/ok {4}distributed==\S+ imports as distributed/);
+    expect(r.stdout).toContain("smoke-test: reg.example/hydrology/dask:t1 passed");
+  });
+
+  it("with --no-build builds nothing and fails, naming each check, on a wrong platform, label, version or package", async () => {
+    const dir = workspace(`dask==0.0.1\nsurely-not-installed==1.0\n`);
+    const r = await smoke(dir, ["--image", "x:y", "--no-build"], { FAKE_PLATFORM: "linux/arm64", FAKE_SOLUTION: "" });
     expect(r.code).toBe(1);
-    expect(r.docker).not.toMatch(/docker build/);
-    expect(r.stdout).toMatch(/FAIL {2}platform is linux\/amd64 \(got linux\/arm64\)/);
-    expect(r.stdout).toMatch(/FAIL {2}label solution=xkp/);
-    expect(r.stdout).toMatch(/FAIL {2}every requirement imports .*surely_not_installed_pkg/);
+    expect(r.docker).not.toMatch(/^build/m);
+    expect(r.stdout).toContain("FAIL  platform is linux/amd64 (got linux/arm64)");
+    expect(r.stdout).toContain("FAIL  label solution=xkp (got '')");
+    expect(r.stdout).toMatch(/FAIL {2}dask==0\.0\.1: version \S+ is installed/);
+    expect(r.stdout).toContain("FAIL  surely-not-installed==1.0: not installed");
+    expect(r.stderr).toContain("smoke-test: 3 check(s) failed for x:y");
+  });
+
+  it("fails when the image does not exist", async () => {
+    const dir = workspace("dask==1\n");
+    const r = await smoke(dir, ["--image", "nowhere:1", "--no-build"], { FAKE_MISSING: "1" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("FAIL  image nowhere:1 not found");
+  });
+
+  it("is still reachable at its old path, infra/smoke-test.sh, for the pipelines that call it there", async () => {
+    const r = await run("bash", [path.join(ROOT, "infra", "smoke-test.sh"), "--help"], { PATH: process.env.PATH });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: infra/image/smoke-test.sh");
   });
 });
