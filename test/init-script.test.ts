@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { daskEnvVars } from "../stacks/dask";
 import { freePorts, killPids, liveProcess, liveProcessesMentioning, ROOT, run, stopGroups, SYSTEM_PYTHON, waitFor, type Run } from "./helpers/processes";
 
@@ -249,7 +249,9 @@ describe("init_script_dask.sh on a real Dask", () => {
 });
 
 describe("init_script_dask.sh misconfigured", () => {
-  const noDistributed = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dcs-python-")), "python");
+  const pythonDir = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-python-"));
+  afterAll(() => fs.rmSync(pythonDir, { recursive: true, force: true }));
+  const noDistributed = path.join(pythonDir, "python");
   fs.writeFileSync(noDistributed, "#!/bin/sh\n# A Python without distributed: every import fails.\nexit 1\n", { mode: 0o755 });
 
   const cases: [string, Role, Env, RegExp][] = [

@@ -122,7 +122,9 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
  * SIGTERM, up to `graceMs` to end, then SIGKILL. Resolves once no live member remains.
  */
 export async function stopGroups(pgids: number[], graceMs = 5_000): Promise<void> {
-  const groups = pgids.filter((p) => Number.isInteger(p) && p > 1);
+  // Never our own group: a stale pid file could name the test runner itself.
+  const own = processes().find((p) => p.pid === process.pid)?.pgid;
+  const groups = pgids.filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid && p !== own);
   for (const pgid of groups) signalGroup(pgid, "SIGTERM");
   const gone = () => groups.every((pgid) => liveMembers(pgid).length === 0);
   try {
@@ -135,7 +137,7 @@ export async function stopGroups(pgids: number[], graceMs = 5_000): Promise<void
 
 /** Kills single processes by pid (SIGKILL), e.g. strays found by `liveProcessesMentioning`. */
 export function killPids(pids: number[]): void {
-  for (const pid of pids) {
+  for (const pid of pids.filter((p) => p !== process.pid)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
