@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Helpers shared by the pipeline scripts in scripts/ci (sourced, not run).
+
+# Repository root (this file lives in scripts/ci).
+ci_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# stack_value STACK KEY [FIELD]: prints a value of Pulumi.<STACK>.yaml, e.g.
+# `stack_value dev dcs:registry name`; prints nothing when it is not set.
+# Reads YAML with the `yaml` package of the repository (after npm ci).
+stack_value() {
+  local file="$ci_root/Pulumi.$1.yaml"
+  [[ -f "$file" ]] || { printf 'scripts/ci: no stack file %s\n' "$file" >&2; return 2; }
+  (cd "$ci_root" && node -e '
+    const yaml = require("yaml");
+    const doc = yaml.parse(require("fs").readFileSync(process.argv[1], "utf8")) ?? {};
+    let v = (doc.config ?? {})[process.argv[2]];
+    if (process.argv[3]) v = v !== null && typeof v === "object" ? v[process.argv[3]] : undefined;
+    if (v !== undefined && v !== null && typeof v !== "object") process.stdout.write(String(v));
+  ' "$file" "$2" "${3-}")
+}
+
+# ci_warning MESSAGE: a warning the CI system shows as an annotation.
+ci_warning() {
+  if [[ "${GITHUB_ACTIONS:-}" == "true" ]]; then
+    printf '::warning::%s\n' "$1"
+  elif [[ -n "${TF_BUILD:-}" ]]; then
+    printf '##vso[task.logissue type=warning]%s\n' "$1"
+  else
+    printf 'warning: %s\n' "$1" >&2
+  fi
+}
