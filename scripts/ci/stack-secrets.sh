@@ -10,6 +10,8 @@
 # Each one that is set is encrypted into the runner's copy of the stack file
 # (never committed); unset ones are left alone, so the program's own config
 # check names any secret still missing. Values go through stdin, never argv.
+# An Azure DevOps macro left unexpanded because its variable is not defined,
+# such as the literal "$(DCS_PULL_CLIENT_SECRET)", counts as unset.
 # Needs a logged-in Pulumi CLI (the stack's secrets provider encrypts).
 #
 # Usage: scripts/ci/stack-secrets.sh STACK
@@ -18,8 +20,9 @@ set -euo pipefail
 stack="${1:?usage: scripts/ci/stack-secrets.sh STACK}"
 set_from_env() { # config key, environment variable name
   local key="$1" var="$2"
-  if [[ -n "${!var:-}" ]]; then
-    pulumi config set --secret --stack "$stack" "$key" <<<"${!var}"
+  local value="${!var:-}"
+  if [[ -n "$value" && "$value" != "\$($var)" ]]; then
+    pulumi config set --secret --stack "$stack" "$key" <<<"$value"
     printf 'stack-secrets: %s set from %s\n' "$key" "$var"
   fi
 }
