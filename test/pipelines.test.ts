@@ -228,6 +228,14 @@ describe("pipeline files", () => {
     for (const needed of ["npm ci", "npm test", "pulumi login"]) expect(found.map((f) => f.command)).toContain(needed);
   });
 
+  it("run scripts and build contexts that exist in the repository", () => {
+    const found = pipelineCommands([...WORKFLOWS, ...ADO]).map((f) => f.command);
+    const scripts = found.filter((c) => c.startsWith("bash ")).map((c) => tokens(c)[1]);
+    expect(scripts.length).toBeGreaterThan(4);
+    for (const script of scripts) expect(fs.existsSync(path.join(ROOT, script)), script).toBe(true);
+    for (const build of found.filter((c) => c.startsWith("docker build "))) expect(fs.existsSync(path.join(ROOT, tokens(build).at(-1)!, "Dockerfile")), build).toBe(true);
+  });
+
   it("and docs/gitops.md lists only commands some pipeline runs", () => {
     const listed = fencedCommands(pipelineSection());
     expect(listed.length).toBeGreaterThan(8);
