@@ -1,110 +1,380 @@
+/**
+ * The dcs-guardrails rules (policy/rules.ts) and their CrossGuard wiring
+ * (policy/crossguard.ts), without starting the pack: every policy with a
+ * passing and a violating resource, values not known yet, settings, a
+ * deliberately bad stack, and the policies CrossGuard is handed.
+ */
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { CLUSTER, DEFAULT_CONFIG, evaluateStack, GUARDRAILS, isUnknown, REGISTRY, type GuardedResource } from "../policy/rules";
+import type { ResourceValidation, ResourceValidationPolicy, StackValidation, StackValidationPolicy } from "@pulumi/policy";
+import { configSchemaOf, crossGuardPolicies, plainProps } from "../policy/crossguard";
+import {
+  CLUSTER,
+  DEFAULT_CONFIG,
+  ENGINE_UNKNOWN_SENTINELS,
+  evaluateStack,
+  GUARDRAILS,
+  IMAGE,
+  isUnknown,
+  REGISTRY,
+  stackOfUrn,
+  WORKSPACE_CONF,
+  withDefaults,
+  type GuardrailConfig,
+  type StackResource,
+  type UndefinedMeans,
+} from "../policy/rules";
 
+const policyInternals = createRequire(__filename)("@pulumi/policy/proxy") as Record<string, unknown> & { unknownCheckingProxy<T>(o: T): T };
+const UNKNOWN_STRING = policyInternals.unknownStringValue as string;
+
+const urn = (stack: string, type: string, name: string) => `urn:pulumi:${stack}::dcs-platform::dcs:index:Component$${type}::${name}`;
 const DIGEST = `dcshydroprod.azurecr.io/hydrology/dask@sha256:${"c".repeat(64)}`;
+const TAGS = { environment: "prod", team: "hydrology", costCenter: "HYD-4410", managedBy: "dcs-platform" };
 
-function registry(props: Record<string, unknown> = {}, protect = true): GuardedResource {
-  return { type: REGISTRY, name: "registry-acr", props: { registryName: "dcshydroprod", adminUserEnabled: false, anonymousPullEnabled: false, tags: { environment: "prod" }, ...props }, protect };
+function registry(props: Record<string, unknown> = {}, protect: boolean | undefined = true, stack = "prod"): StackResource {
+  return {
+    type: REGISTRY,
+    name: "registry-acr",
+    urn: urn(stack, REGISTRY, "registry-acr"),
+    props: { registryName: "dcshydroprod", sku: { name: "Premium" }, adminUserEnabled: false, anonymousPullEnabled: false, tags: TAGS, ...props },
+    opts: { protect },
+  };
 }
-function cluster(props: Record<string, unknown> = {}): GuardedResource {
+function image(props: Record<string, unknown> = {}): StackResource {
+  return {
+    type: IMAGE,
+    name: "image-image",
+    urn: urn("prod", IMAGE, "image-image"),
+    props: { imageName: "dcshydroprod.azurecr.io/hydrology/dask:16.4-lts-0123456789ab", build: { context: "infra/image", platform: "linux/amd64" }, ...props },
+    opts: {},
+  };
+}
+function cluster(props: Record<string, unknown> = {}): StackResource {
   return {
     type: CLUSTER,
     name: "cluster-cluster",
+    urn: urn("prod", CLUSTER, "cluster-cluster"),
     props: {
-      dockerImage: { url: DIGEST, basicAuth: { username: "app-id", password: "[secret]" } },
+      dockerImage: { url: DIGEST, basicAuth: { username: "5b2e7d4a", password: "{{secrets/dcs-hydrology/acr-pull-secret}}" } },
       dataSecurityMode: "SINGLE_USER",
+      singleUserName: "5b2e7d4a",
       sparkVersion: "16.4.x-scala2.12",
-      autoterminationMinutes: 30,
-      customTags: { team: "hydrology", costCenter: "HYD", environment: "prod" },
-      initScripts: [{ workspace: { destination: "/Shared/dcs/prod/init_script_dask.sh" } }],
+      autoterminationMinutes: 60,
+      customTags: TAGS,
+      initScripts: [{ workspace: { destination: "/Shared/dcs/prod/init-scripts/init_script_dask.sh" } }],
       ...props,
     },
+    opts: {},
   };
 }
-const policiesOf = (resources: GuardedResource[], config = {}) => evaluateStack(resources, config).map((f) => f.policy).sort();
+const sound = () => [registry(), image(), cluster(), { type: WORKSPACE_CONF, name: "dcs", props: { customConfig: { enableDcs: "true" } } }];
 
-describe("each guardrail passes a sound stack and flags its violation", () => {
-  it("a sound stack has no finding at all", () => expect(evaluateStack([registry(), cluster()])).toEqual([]));
+const policies = (resources: StackResource[], config: Partial<GuardrailConfig> = {}, undefinedMeans?: UndefinedMeans) =>
+  evaluateStack(resources, config, { undefinedMeans }).map((f) => `${f.enforcement}:${f.policy}`);
 
-  const cases: [policy: string, stack: () => GuardedResource[], enforcement: "mandatory" | "advisory", message: RegExp][] = [
-    ["acr-admin-user-disabled", () => [registry({ adminUserEnabled: true }), cluster()], "mandatory", /enables the admin user/],
-    ["acr-admin-user-dev-only", () => [registry({ adminUserEnabled: true, tags: { environment: "dev" } }, false), cluster({ customTags: { team: "t", costCenter: "c", environment: "dev" } })], "advisory", /dev registry .* admin user/],
-    ["acr-anonymous-pull-disabled", () => [registry({ anonymousPullEnabled: true }), cluster()], "mandatory", /anonymous pull/],
-    ["cluster-image-by-digest", () => [registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: { username: "u", password: "p" } } })], "mandatory", /not a digest reference/],
-    ["cluster-image-from-stack-registry", () => [registry(), cluster({ dockerImage: { url: `elsewhere.azurecr.io/x@sha256:${"d".repeat(64)}`, basicAuth: { username: "u", password: "p" } } })], "mandatory", /pulls from elsewhere\.azurecr\.io, not from this stack's registry \(dcshydroprod\.azurecr\.io\)/],
-    ["cluster-image-basic-auth", () => [registry(), cluster({ dockerImage: { url: DIGEST } })], "mandatory", /without basic auth \(username and password missing\)/],
-    ["cluster-dedicated-access-mode", () => [registry(), cluster({ dataSecurityMode: "USER_ISOLATION" })], "mandatory", /USER_ISOLATION; custom containers need SINGLE_USER/],
-    ["cluster-runtime-supports-containers", () => [registry(), cluster({ sparkVersion: "16.4.x-cpu-ml-scala2.12" })], "mandatory", /ML runtime/],
-    ["cluster-auto-termination", () => [registry(), cluster({ autoterminationMinutes: 240 })], "mandatory", /above the 120-minute cap/],
-    ["registry-protected-in-prod", () => [registry({}, false), cluster()], "mandatory", /not protected from deletion/],
-    ["init-scripts-not-on-dbfs", () => [registry(), cluster({ initScripts: [{ dbfs: { destination: "dbfs:/dcs/prod/x.sh" } }] })], "advisory", /from DBFS \(dbfs:\/dcs\/prod\/x\.sh\)/],
-    ["cluster-cost-tags", () => [registry(), cluster({ customTags: { team: "hydrology" } })], "advisory", /lacks cost tags: costCenter, environment/],
+describe("each policy passes a sound stack and flags its violation", () => {
+  it.each(["unknown", "absent"] as const)("a sound stack has no finding at all (undefined means %s)", (mode) => {
+    expect(evaluateStack(sound(), {}, { undefinedMeans: mode })).toEqual([]);
+  });
+
+  const cases: [policy: string, stack: () => StackResource[], message: RegExp][] = [
+    ["acr-admin-user-disabled", () => [registry({ adminUserEnabled: true }), cluster()], /registry registry-acr enables the admin user/],
+    ["acr-admin-user-dev-only", () => [registry({ adminUserEnabled: true, tags: { ...TAGS, environment: "dev" } }, false, "dev"), cluster()], /dev registry registry-acr enables the admin user/],
+    ["acr-anonymous-pull-disabled", () => [registry({ anonymousPullEnabled: true }), cluster()], /allows anonymous pull/],
+    [
+      "cluster-image-by-digest",
+      () => [registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: { username: "u", password: "p" } } })],
+      /runs image "dcshydroprod\.azurecr\.io\/hydrology\/dask:latest", which is not pinned by digest/,
+    ],
+    [
+      "cluster-image-from-stack-registry",
+      () => [registry(), cluster({ dockerImage: { url: `elsewhere.azurecr.io/x@sha256:${"d".repeat(64)}`, basicAuth: { username: "u", password: "p" } } })],
+      /pulls its image from elsewhere\.azurecr\.io, not from a registry of this stack \(dcshydroprod\.azurecr\.io\)/,
+    ],
+    [
+      "cluster-image-basic-auth",
+      () => [registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "", password: "" } } })],
+      /private registry without basic auth \(username and password missing\)/,
+    ],
+    ["cluster-dedicated-access-mode", () => [registry(), cluster({ dataSecurityMode: "USER_ISOLATION" })], /uses access mode USER_ISOLATION; custom containers need dedicated access mode/],
+    ["cluster-runtime-supports-containers", () => [registry(), cluster({ sparkVersion: "16.4.x-cpu-ml-scala2.12" })], /runs 16\.4\.x-cpu-ml-scala2\.12: ML runtimes/],
+    ["cluster-auto-termination", () => [registry(), cluster({ autoterminationMinutes: 240 })], /after 240 minutes, above the 120-minute cap/],
+    ["registry-protected-in-prod", () => [registry({}, false), cluster()], /protected environment \(tag environment=prod, stack prod\) but is not protected/],
+    ["image-platform-linux-amd64", () => [registry(), image({ build: { context: "infra/image", platform: "linux/arm64" } }), cluster()], /builds for linux\/arm64/],
+    ["init-scripts-not-on-dbfs", () => [registry(), cluster({ initScripts: [{ dbfs: { destination: "dbfs:/dcs/prod/x.sh" } }] })], /from DBFS \(dbfs:\/dcs\/prod\/x\.sh\).*workspace files.*Unity Catalog volume/],
+    ["cluster-cost-tags", () => [registry(), cluster({ customTags: { team: "hydrology" } })], /lacks the cost tags costCenter, environment/],
   ];
 
-  it("covers every guardrail", () => expect(cases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.map((g) => g.name).sort()));
+  it("covers every policy of the pack", () => expect(cases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.map((g) => g.name).sort()));
 
-  it.each(cases)("%s", (policy, stack, enforcement, message) => {
-    const findings = evaluateStack(stack());
-    expect(findings.map((f) => f.policy)).toEqual([policy]);
-    expect(findings[0].enforcement).toBe(enforcement);
-    expect(findings[0].message).toMatch(message);
+  it.each(cases)("%s", (policy, stack, message) => {
+    for (const mode of ["unknown", "absent"] as const) {
+      const findings = evaluateStack(stack(), {}, { undefinedMeans: mode });
+      expect(findings.map((f) => f.policy)).toEqual([policy]);
+      expect(findings[0].enforcement).toBe(GUARDRAILS.find((g) => g.name === policy)?.enforcement);
+      expect(findings[0].message).toMatch(message);
+      expect(findings[0].resource).toMatch(/^(registry-acr|image-image|cluster-cluster)$/);
+    }
+  });
+
+  it("every rule ignores resources of other types", () => {
+    const conf = { type: WORKSPACE_CONF, name: "dcs", props: { adminUserEnabled: true, dockerImage: { url: "x" }, customTags: {} } };
+    for (const g of GUARDRAILS) {
+      expect(g.rule(conf.type, conf.props, { name: conf.name, config: DEFAULT_CONFIG, stack: [conf], undefinedMeans: "absent" })).toEqual([]);
+    }
   });
 });
 
 describe("edges of the rules", () => {
-  it("accepts the other dedicated mode names and a Genomics runtime is refused", () => {
-    expect(policiesOf([registry(), cluster({ dataSecurityMode: "DATA_SECURITY_MODE_DEDICATED" })])).toEqual([]);
-    expect(policiesOf([registry(), cluster({ sparkVersion: "16.4.x-hls-scala2.12" })])).toEqual(["cluster-runtime-supports-containers"]);
+  it("accepts both names of dedicated mode and refuses the shared, legacy and automatic ones", () => {
+    expect(policies([registry(), cluster({ dataSecurityMode: "DATA_SECURITY_MODE_DEDICATED" })])).toEqual([]);
+    for (const mode of ["USER_ISOLATION", "DATA_SECURITY_MODE_STANDARD", "DATA_SECURITY_MODE_AUTO", "LEGACY_TABLE_ACL", "LEGACY_PASSTHROUGH", "LEGACY_SINGLE_USER", "NONE", "NO_ISOLATION"]) {
+      expect(policies([registry(), cluster({ dataSecurityMode: mode })])).toEqual(["mandatory:cluster-dedicated-access-mode"]);
+    }
   });
 
-  it("lets a longRunning cluster exceed the cap, but never run without auto-termination; the cap is configurable", () => {
-    expect(policiesOf([registry(), cluster({ autoterminationMinutes: 480, customTags: { ...DEFAULT_CONFIG.costTags.reduce((a, t) => ({ ...a, [t]: "x" }), {}), longRunning: "true" } })])).toEqual([]);
-    expect(policiesOf([registry(), cluster({ autoterminationMinutes: 0 })])).toEqual(["cluster-auto-termination"]);
-    expect(policiesOf([registry(), cluster({ autoterminationMinutes: 90 })], { maxAutoterminationMinutes: 60 })).toEqual(["cluster-auto-termination"]);
+  it("refuses ML (CPU and GPU) and Genomics runtimes", () => {
+    for (const v of ["15.4.x-gpu-ml-scala2.12", "16.4.x-cpu-ml-scala2.12", "7.3.x-hls-scala2.12", "10.4.x-genomics-scala2.12"]) {
+      expect(policies([registry(), cluster({ sparkVersion: v })])).toEqual(["mandatory:cluster-runtime-supports-containers"]);
+    }
   });
 
-  it("needs no basic auth when the stack's registry is public, and flags an empty password", () => {
-    expect(policiesOf([registry({ anonymousPullEnabled: true }), cluster({ dockerImage: { url: DIGEST } })])).toEqual(["acr-anonymous-pull-disabled"]);
+  it("leaves clusters without a custom container to the general rules", () => {
+    const plain = cluster({ dockerImage: undefined, dataSecurityMode: "USER_ISOLATION", sparkVersion: "16.4.x-cpu-ml-scala2.12", autoterminationMinutes: 0 });
+    expect(policies([plain], {}, "absent")).toEqual(["mandatory:cluster-auto-termination"]);
+  });
+
+  it("caps auto-termination: never off, a longRunning cluster may exceed the cap, the cap is configurable", () => {
+    expect(evaluateStack([registry(), cluster({ autoterminationMinutes: 0 })])[0].message).toMatch(/never auto-terminates \(autoterminationMinutes: 0\)/);
+    expect(policies([registry(), cluster({ autoterminationMinutes: 120 })])).toEqual([]);
+    expect(policies([registry(), cluster({ autoterminationMinutes: 480, customTags: { ...TAGS, longRunning: "true" } })])).toEqual([]);
+    expect(policies([registry(), cluster({ autoterminationMinutes: 0, customTags: { ...TAGS, longRunning: "true" } })])).toEqual(["mandatory:cluster-auto-termination"]);
+    expect(policies([registry(), cluster({ autoterminationMinutes: 480, customTags: { ...TAGS, longRunning: "yes" } })])).toEqual(["mandatory:cluster-auto-termination"]);
+    expect(policies([registry(), cluster({ autoterminationMinutes: 90 })], { maxAutoterminationMinutes: 60 })).toEqual(["mandatory:cluster-auto-termination"]);
+  });
+
+  it("reads an unset auto-termination as the provider's default of 60 minutes", () => {
+    expect(policies([registry(), cluster({ autoterminationMinutes: undefined })], {}, "absent")).toEqual([]);
+    expect(evaluateStack([registry(), cluster({ autoterminationMinutes: undefined })], { maxAutoterminationMinutes: 30 }, { undefinedMeans: "absent" })[0].message).toMatch(
+      /after 60 minutes \(the provider's default\), above the 30-minute cap/,
+    );
+  });
+
+  it("requires basic auth only from a private registry, and both of its fields", () => {
+    const noAuth = cluster({ dockerImage: { url: DIGEST } });
+    expect(policies([registry({ anonymousPullEnabled: true }), noAuth], {}, "absent")).toEqual(["mandatory:acr-anonymous-pull-disabled"]);
+    expect(policies([registry(), noAuth], {}, "absent")).toEqual(["mandatory:cluster-image-basic-auth"]);
+    // anonymousPullEnabled not set: Azure's default (off), so the registry is private.
+    expect(policies([registry({ anonymousPullEnabled: undefined }), noAuth], {}, "absent")).toEqual(["mandatory:cluster-image-basic-auth"]);
+    expect(policies([registry({ anonymousPullEnabled: undefined }), noAuth])).toEqual([]); // a recorded preview: basicAuth may not be known yet
     expect(evaluateStack([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: "" } } })])[0].message).toMatch(/\(password missing\)/);
+    expect(evaluateStack([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { password: "p" } } })], {}, { undefinedMeans: "absent" })[0].message).toMatch(/\(username missing\)/);
   });
 
-  it("protects whichever environments the config names", () => {
-    expect(policiesOf([registry({ tags: { environment: "test" } }, false), cluster()])).toEqual([]);
-    expect(policiesOf([registry({ tags: { environment: "test" } }, false), cluster()], { protectedEnvironments: ["prod", "test"] })).toEqual(["registry-protected-in-prod"]);
+  it("matches the image host against the registry's name or login server, case-insensitively", () => {
+    const byLogin = registry({ registryName: undefined, loginServer: "DcsHydroProd.azurecr.io" });
+    expect(policies([byLogin, cluster()], {}, "absent")).toEqual([]);
+    expect(policies([cluster()], {}, "absent")).toEqual(["mandatory:cluster-image-from-stack-registry"]);
+    expect(evaluateStack([cluster()])[0].message).toMatch(/\(none declared\)/);
   });
 
-  it("never flags values not known yet: undefined in a preview, or placeholders offline", () => {
+  it("exempts only a dev registry from the admin-user ban, and only with a known environment tag", () => {
+    expect(policies([registry({ adminUserEnabled: true, tags: { ...TAGS, environment: "test" } }), cluster()])).toEqual(["mandatory:acr-admin-user-disabled"]);
+    expect(policies([registry({ adminUserEnabled: true, tags: { team: "hydrology" } }), cluster()])).toEqual(["mandatory:acr-admin-user-disabled"]);
+  });
+
+  it("protects registries by environment tag or stack name, for the configured environments", () => {
+    const staging = (stack: string) => registry({ tags: { ...TAGS, environment: "test" } }, false, stack);
+    expect(policies([staging("test"), cluster()])).toEqual([]);
+    expect(policies([staging("test"), cluster()], { protectedEnvironments: ["prod", "test"] })).toEqual(["mandatory:registry-protected-in-prod"]);
+    expect(evaluateStack([staging("prod"), cluster()])[0].message).toMatch(/\(stack prod\)/);
+    expect(stackOfUrn("urn:pulumi:prod-westeurope::dcs-platform::azure-native:containerregistry:Registry::acr")).toBe("prod-westeurope");
+    expect(stackOfUrn(undefined)).toBeUndefined();
+  });
+
+  it("accepts the protect option nested or flat, and treats options not recorded as not known", () => {
+    const flat: StackResource = { ...registry(), opts: undefined, protect: true };
+    expect(policies([flat, cluster()])).toEqual([]);
+    expect(policies([{ ...flat, protect: false }, cluster()])).toEqual(["mandatory:registry-protected-in-prod"]);
+    expect(policies([{ ...registry(), opts: undefined }, cluster()])).toEqual([]);
+    expect(policies([{ ...registry(), opts: undefined }, cluster()], {}, "absent")).toEqual(["mandatory:registry-protected-in-prod"]);
+  });
+
+  it("takes the cost tags from the config, and an empty value counts as missing", () => {
+    expect(policies([registry(), cluster()], { costTags: ["team", "project"] })).toEqual(["advisory:cluster-cost-tags"]);
+    expect(evaluateStack([registry(), cluster({ customTags: { ...TAGS, team: " " } })])[0].message).toMatch(/lacks the cost tags team in/);
+  });
+
+  it("fills in defaults for settings not given", () => {
+    expect(withDefaults()).toEqual(DEFAULT_CONFIG);
+    expect(withDefaults({ costTags: [] })).toEqual({ ...DEFAULT_CONFIG, costTags: [] });
+  });
+});
+
+describe("values not known yet never violate", () => {
+  it("recognises the engine's sentinels exactly as @pulumi/policy does", () => {
+    const theirs = Object.entries(policyInternals)
+      .filter(([k, v]) => /^unknown[A-Z]\w*Value$/.test(k) && typeof v === "string")
+      .map(([, v]) => v as string);
+    expect([...ENGINE_UNKNOWN_SENTINELS].sort()).toEqual([...new Set(theirs)].sort());
+    expect(theirs.every((s) => isUnknown(s, "absent"))).toBe(true);
+    expect(isUnknown("(computed: image-image.repoDigest)", "absent")).toBe(true);
+    expect(isUnknown({ __pulumiUnknown: true }, "absent")).toBe(true);
     expect(isUnknown(undefined)).toBe(true);
-    expect(isUnknown("(computed: image-image.repoDigest)")).toBe(true);
-    const unknown = cluster({ dockerImage: { url: undefined, basicAuth: { username: "u", password: undefined } }, sparkVersion: undefined, dataSecurityMode: undefined });
-    expect(evaluateStack([registry({ loginServer: undefined }), unknown])).toEqual([]);
-    const placeholder = cluster({ dockerImage: { url: "(computed: image-image.repoDigest)", basicAuth: { username: "u", password: "[secret]" } }, customTags: "(computed: tags)" });
-    expect(evaluateStack([registry(), placeholder])).toEqual([]);
+    expect(isUnknown(undefined, "absent")).toBe(false);
+    expect(isUnknown("", "absent")).toBe(false);
   });
 
-  it("reports exactly the expected violations for a deliberately bad stack", () => {
-    const bad: GuardedResource[] = [
-      registry({ adminUserEnabled: true, anonymousPullEnabled: true, tags: { environment: "prod" } }, false),
-      cluster({
-        dockerImage: { url: "docker.io/someone/dask:latest" },
-        dataSecurityMode: "USER_ISOLATION",
-        sparkVersion: "15.4.x-gpu-ml-scala2.12",
-        autoterminationMinutes: 0,
-        customTags: {},
-        initScripts: [{ dbfs: { destination: "dbfs:/init.sh" } }],
-      }),
-    ];
-    expect(evaluateStack(bad).map((f) => `${f.enforcement}:${f.policy}`).sort()).toEqual([
-      "advisory:cluster-cost-tags",
-      "advisory:init-scripts-not-on-dbfs",
-      "mandatory:acr-admin-user-disabled",
-      "mandatory:acr-anonymous-pull-disabled",
-      "mandatory:cluster-auto-termination",
+  // Each value below would violate a policy if it were known to be wrong.
+  const unknownCluster = (u: unknown) =>
+    cluster({
+      dockerImage: { url: u, basicAuth: { username: u, password: u } },
+      dataSecurityMode: u,
+      sparkVersion: u,
+      autoterminationMinutes: u,
+      customTags: { ...TAGS, team: u, longRunning: u },
+      initScripts: u,
+    });
+  const unknownRegistry = (u: unknown) => registry({ registryName: u, adminUserEnabled: u, anonymousPullEnabled: u, tags: { ...TAGS, environment: u } }, false, "dev");
+  const unknownImage = (u: unknown) => image({ build: { context: "infra/image", platform: u } });
+
+  it("undefined during a recorded preview (the default)", () => {
+    expect(evaluateStack([unknownRegistry(undefined), unknownImage(undefined), unknownCluster(undefined)])).toEqual([]);
+    expect(evaluateStack([{ ...registry(), props: {}, opts: undefined }, { ...cluster(), props: {} }, { ...image(), props: {} }])).toEqual([]);
+  });
+
+  it.each([
+    ["an engine sentinel", UNKNOWN_STRING],
+    ["a renderer's placeholder", "(computed: image-image.repoDigest)"],
+    ["the SDK's unknown", { __pulumiUnknown: true }],
+  ])("%s, in either mode", (_what, u) => {
+    for (const mode of ["unknown", "absent"] as const) {
+      expect(evaluateStack([unknownRegistry(u), unknownImage(u), unknownCluster(u)], {}, { undefinedMeans: mode })).toEqual([]);
+      expect(evaluateStack([registry({ tags: u }), image({ build: u }), cluster({ dockerImage: u, customTags: u })], {}, { undefinedMeans: mode })).toEqual([]);
+    }
+  });
+
+  it("while a missing key of a known tag map, or a property not set where unknowns are marked, still violates", () => {
+    expect(policies([registry(), cluster({ autoterminationMinutes: 240, customTags: { team: "t" } })])).toEqual(["mandatory:cluster-auto-termination", "advisory:cluster-cost-tags"]);
+    const unset = cluster({ dataSecurityMode: undefined, customTags: undefined });
+    expect(policies([registry(), image({ build: { context: "." } }), unset], {}, "absent")).toEqual([
       "mandatory:cluster-dedicated-access-mode",
-      "mandatory:cluster-image-by-digest",
-      "mandatory:cluster-image-from-stack-registry",
-      "mandatory:cluster-runtime-supports-containers",
-      "mandatory:registry-protected-in-prod",
+      "mandatory:image-platform-linux-amd64",
+      "advisory:cluster-cost-tags",
     ]);
+    expect(policies([registry(), image({ build: { context: "." } }), unset], {}, "unknown")).toEqual([]);
+  });
+});
+
+describe("a deliberately bad stack", () => {
+  const bad = (): StackResource[] => [
+    registry({ adminUserEnabled: true, anonymousPullEnabled: true, tags: { environment: "prod" } }, false),
+    image({ build: { context: "infra/image" } }),
+    cluster({
+      dockerImage: { url: "docker.io/someone/dask:latest" },
+      dataSecurityMode: "USER_ISOLATION",
+      sparkVersion: "15.4.x-gpu-ml-scala2.12",
+      autoterminationMinutes: 0,
+      customTags: { environment: "prod" },
+      initScripts: [{ dbfs: { destination: "dbfs:/init.sh" } }, { workspace: { destination: "/Shared/ok.sh" } }],
+    }),
+  ];
+
+  it("yields exactly the expected violations, where unknowns are marked (CrossGuard)", () => {
+    expect(evaluateStack(bad(), {}, { undefinedMeans: "absent" }).map((f) => `${f.enforcement}:${f.policy}:${f.resource}`)).toEqual([
+      "mandatory:acr-admin-user-disabled:registry-acr",
+      "mandatory:acr-anonymous-pull-disabled:registry-acr",
+      "mandatory:cluster-image-by-digest:cluster-cluster",
+      "mandatory:cluster-image-from-stack-registry:cluster-cluster",
+      "mandatory:cluster-dedicated-access-mode:cluster-cluster",
+      "mandatory:cluster-runtime-supports-containers:cluster-cluster",
+      "mandatory:cluster-auto-termination:cluster-cluster",
+      "mandatory:registry-protected-in-prod:registry-acr",
+      "mandatory:image-platform-linux-amd64:image-image",
+      "advisory:init-scripts-not-on-dbfs:cluster-cluster",
+      "advisory:cluster-cost-tags:cluster-cluster",
+    ]);
+  });
+
+  it("yields the same in a recorded preview, less what an undefined property cannot prove", () => {
+    expect(policies(bad()).sort()).toEqual(
+      [
+        "mandatory:acr-admin-user-disabled",
+        "mandatory:acr-anonymous-pull-disabled",
+        "mandatory:cluster-image-by-digest",
+        "mandatory:cluster-image-from-stack-registry",
+        "mandatory:cluster-dedicated-access-mode",
+        "mandatory:cluster-runtime-supports-containers",
+        "mandatory:cluster-auto-termination",
+        "mandatory:registry-protected-in-prod",
+        "advisory:init-scripts-not-on-dbfs",
+        "advisory:cluster-cost-tags",
+      ].sort(),
+    );
+  });
+
+  it("flags basic auth once the registry is private and the image comes from it", () => {
+    const stack = bad();
+    stack[0] = registry({ adminUserEnabled: false, anonymousPullEnabled: false }, true);
+    stack[2].props.dockerImage = { url: DIGEST };
+    expect(policies(stack, {}, "absent")).toContain("mandatory:cluster-image-basic-auth");
+  });
+});
+
+describe("the CrossGuard policies (policy/crossguard.ts)", () => {
+  const all = crossGuardPolicies();
+  const byName = (name: string) => all.find((p) => p.name === name) as ResourceValidationPolicy & StackValidationPolicy;
+
+  it("are the guardrails, in order, with their levels, remediation and settings", () => {
+    expect(all.map((p) => [p.name, p.enforcementLevel])).toEqual(GUARDRAILS.map((g) => [g.name, g.enforcement]));
+    for (const g of GUARDRAILS) {
+      const p = byName(g.name);
+      expect(p.description).toBe(g.description);
+      expect(p.remediationSteps).toBe(g.remediation);
+      expect(typeof (g.scope === "stack" ? p.validateStack : p.validateResource)).toBe("function");
+      expect(Object.keys(p.configSchema?.properties ?? {})).toEqual(g.configKeys);
+    }
+    expect(configSchemaOf(GUARDRAILS.find((g) => g.name === "cluster-auto-termination")!)?.properties.maxAutoterminationMinutes).toMatchObject({ type: "integer", default: 120 });
+  });
+
+  function resourceArgs(r: StackResource, config: Record<string, unknown> = {}) {
+    return { type: r.type, name: r.name, urn: r.urn ?? "", props: policyInternals.unknownCheckingProxy(r.props), opts: { protect: r.opts?.protect ?? false }, getConfig: () => config };
+  }
+  const run = (policy: string, r: StackResource, config: Record<string, unknown> = {}) => {
+    const reports: string[] = [];
+    // Only the fields the wiring reads are given; the cast stands in for the rest of the args.
+    const validate = byName(policy).validateResource as ResourceValidation;
+    void validate(resourceArgs(r, config) as never, (m) => reports.push(m));
+    return reports;
+  };
+
+  it("validate a resource behind @pulumi/policy's unknown-checking proxy, with the policy's config", () => {
+    expect(run("cluster-auto-termination", cluster({ autoterminationMinutes: 90 }))).toEqual([]);
+    expect(run("cluster-auto-termination", cluster({ autoterminationMinutes: 90 }), { maxAutoterminationMinutes: 60 })).toHaveLength(1);
+    expect(run("registry-protected-in-prod", registry({}, false))).toHaveLength(1);
+    expect(run("registry-protected-in-prod", registry({}, true))).toEqual([]);
+  });
+
+  it("read past unknowns instead of throwing, and an unset property is absent", () => {
+    const u = UNKNOWN_STRING;
+    const unknown = cluster({ dockerImage: { url: u, basicAuth: { username: u, password: u } }, dataSecurityMode: u, sparkVersion: u, autoterminationMinutes: u, customTags: u });
+    for (const g of GUARDRAILS.filter((x) => x.scope === "resource")) expect(run(g.name, unknown)).toEqual([]);
+    expect(() => (policyInternals.unknownCheckingProxy(unknown.props) as Record<string, unknown>).dataSecurityMode).toThrow(/can't be known during preview/);
+    expect(plainProps(policyInternals.unknownCheckingProxy(unknown.props))).toEqual(unknown.props);
+    expect(run("cluster-dedicated-access-mode", cluster({ dataSecurityMode: undefined }))).toHaveLength(1);
+  });
+
+  it("validate the stack, reporting each violation against its resource's URN", () => {
+    const reports: [string, string | undefined][] = [];
+    const stack = [registry({ anonymousPullEnabled: UNKNOWN_STRING }), cluster({ dockerImage: { url: `elsewhere.io/x@sha256:${"e".repeat(64)}` } }), cluster({ dockerImage: { url: UNKNOWN_STRING } })];
+    stack[2].name = "other-cluster";
+    stack[2].urn = urn("prod", CLUSTER, "other-cluster");
+    const args = { resources: stack.map((r) => resourceArgs(r)), getConfig: () => ({}) };
+    for (const name of ["cluster-image-from-stack-registry", "cluster-image-basic-auth"]) {
+      const validate: StackValidation = byName(name).validateStack;
+      void validate(args as never, (m, u) => reports.push([m, u]));
+    }
+    expect(reports).toEqual([[expect.stringMatching(/pulls its image from elsewhere\.io/), stack[1].urn]]);
   });
 });
