@@ -101,6 +101,7 @@ describe("the pack under the analyzer protocol", () => {
   it("loads from policy/ with the repository's node_modules and describes every policy", async () => {
     const info = await call<Empty, pb.AnalyzerInfo>(client.getAnalyzerInfo, new Empty());
     expect(info.getName()).toBe(PACK_NAME);
+    expect(info.getVersion()).toBe((fromPack("./package.json") as { version: string }).version);
     expect(info.getSupportsconfig()).toBe(true);
     expect(info.getPoliciesList().map((p) => [p.getName(), LEVEL[p.getEnforcementlevel()]])).toEqual(GUARDRAILS.map((g) => [g.name, g.enforcement]));
     const schema = (name: string) => info.getPoliciesList().find((p) => p.getName() === name)?.getConfigschema()?.getProperties()?.toJavaScript();
