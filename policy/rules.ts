@@ -22,7 +22,10 @@ export const PACK_NAME = "dcs-guardrails";
 export const PACK_DESCRIPTION =
   "Guardrails for Databricks clusters on custom containers: private registry without admin user, images pinned by digest from the stack's own registry, dedicated access mode, supported runtimes, idle shutdown, protected prod registries.";
 
-/** Type tokens the rules look at. */
+/**
+ * Type tokens of what dcs-platform declares. No rule looks at WorkspaceConf: what matters there,
+ * `retainOnDelete`, is not among the resource options CrossGuard hands a policy.
+ */
 export const REGISTRY = "azure-native:containerregistry:Registry";
 export const IMAGE = "docker:index/image:Image";
 export const CLUSTER = "databricks:index/cluster:Cluster";
@@ -64,8 +67,9 @@ export const DEFAULT_CONFIG: GuardrailConfig = {
 
 /**
  * What an `undefined` property means.
- * - "unknown": the resources were recorded under Pulumi mocks during a preview, where a value
- *   not known yet arrives as `undefined`; it never violates. The default of `evaluateStack`.
+ * - "unknown": the resources were recorded by a helper that writes `undefined` for a value not
+ *   known yet (an Output a preview cannot resolve), so an undefined property may be either
+ *   and never violates. The default of `evaluateStack`.
  * - "absent": CrossGuard, where unknowns arrive as sentinels and `undefined` is a property the
  *   program did not set, which may violate (no access mode, no build platform, no cost tags).
  *   Also right for a recorder that marks unknowns with placeholders.
@@ -154,6 +158,15 @@ export function isUnknown(value: unknown, undefinedMeans: UndefinedMeans = "unkn
   return isUnknownMarker(value) || (value === undefined && undefinedMeans === "unknown");
 }
 
+/** Pulumi's wire format of a secret (what mocks hand a recorder): the value under a signature. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A secret's value; anything else as it is. The rules judge values, secret or not. */
+export function unwrapSecret(value: unknown): unknown {
+  return isRecord(value) && value[SECRET_SIG_KEY] === SECRET_SIG ? unwrapSecret(value.value) : value;
+}
+
 /** What reading a property path returns when a step of it is not known yet. */
 export const UNKNOWN: unique symbol = Symbol("unknown");
 
@@ -166,7 +179,7 @@ export function read(props: Props, dotted: string, undefinedMeans: UndefinedMean
   let value: unknown = props;
   for (const key of dotted.split(".")) {
     if (!isRecord(value)) return undefined;
-    value = value[key];
+    value = unwrapSecret(value[key]);
     if (isUnknown(value, undefinedMeans)) return UNKNOWN;
   }
   return value;
@@ -181,7 +194,8 @@ export function readTag(type: string, props: Props, tag: string, undefinedMeans:
   const tags = read(props, type === CLUSTER ? "customTags" : "tags", undefinedMeans);
   if (tags === UNKNOWN) return UNKNOWN;
   if (!isRecord(tags) || !(tag in tags)) return undefined;
-  return isUnknown(tags[tag], undefinedMeans) ? UNKNOWN : tags[tag];
+  const value = unwrapSecret(tags[tag]);
+  return isUnknown(value, undefinedMeans) ? UNKNOWN : value;
 }
 
 /** The stack name in a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */

@@ -206,6 +206,13 @@ describe("edges of the rules", () => {
     expect(evaluateStack([registry(), cluster({ customTags: { ...TAGS, team: " " } })])[0].message).toMatch(/lacks the cost tags team in/);
   });
 
+  it("judges secrets in Pulumi's wire format by their value", () => {
+    const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+    expect(policies([registry(), cluster({ dockerImage: { url: secret(DIGEST), basicAuth: { username: "u", password: secret("p") } }, customTags: { ...TAGS, team: secret("t") } })])).toEqual([]);
+    expect(policies([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: secret("") } } })])).toEqual(["mandatory:cluster-image-basic-auth"]);
+    expect(policies([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: secret(UNKNOWN_STRING) } } })], {}, "absent")).toEqual([]);
+  });
+
   it("fills in defaults for settings not given", () => {
     expect(withDefaults()).toEqual(DEFAULT_CONFIG);
     expect(withDefaults({ costTags: [] })).toEqual({ ...DEFAULT_CONFIG, costTags: [] });
