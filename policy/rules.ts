@@ -210,16 +210,21 @@ function runsContainer(props: Props, undefinedMeans: UndefinedMeans): boolean | 
   return isRecord(image);
 }
 
-/** Image hosts the registries of a stack serve; `complete` is false when one registry's host is not known. */
-export function registryHosts(stack: StackResource[], undefinedMeans: UndefinedMeans = "unknown"): { hosts: string[]; complete: boolean } {
+/**
+ * Image hosts the registries of a stack serve: each registry's `loginServer`, and
+ * `<name>.azurecr.io` from its name (the `registryName` input, or the `name` output a stack
+ * policy sees after an update). `complete` is false when a registry has none of them (not known
+ * yet, or not recorded): then no image host can be ruled out.
+ */
+export function registryHosts(stack: StackResource[]): { hosts: string[]; complete: boolean } {
   const hosts = new Set<string>();
   let complete = true;
   for (const r of stack.filter((x) => x.type === REGISTRY)) {
     const login = read(r.props, "loginServer", "absent");
-    const name = read(r.props, "registryName", undefinedMeans);
+    const names = [read(r.props, "registryName", "absent"), read(r.props, "name", "absent")].filter((n): n is string => typeof n === "string");
     if (typeof login === "string") hosts.add(login.toLowerCase());
-    if (typeof name === "string") hosts.add(`${name.toLowerCase()}.azurecr.io`);
-    if (typeof login !== "string" && typeof name !== "string") complete = false;
+    for (const n of names) hosts.add(`${n.toLowerCase()}.azurecr.io`);
+    if (typeof login !== "string" && names.length === 0) complete = false;
   }
   return { hosts: [...hosts].sort(), complete };
 }
@@ -276,7 +281,7 @@ export const clusterImageFromStackRegistry: Rule = (type, props, { name, stack, 
   const url = read(props, "dockerImage.url", undefinedMeans);
   if (typeof url !== "string") return []; // not known yet, or missing (cluster-image-by-digest reports that)
   const host = hostOf(url);
-  const { hosts, complete } = registryHosts(stack, undefinedMeans);
+  const { hosts, complete } = registryHosts(stack);
   if (hosts.includes(host) || !complete) return [];
   return [
     `cluster ${name} pulls its image from ${host}, not from a registry of this stack (${hosts.join(", ") || "none declared"}); build and push the image to the stack's own registry.`,
@@ -288,7 +293,7 @@ export const clusterImageBasicAuth: Rule = (type, props, { name, stack, undefine
   const url = read(props, "dockerImage.url", undefinedMeans);
   const registries = stack.filter((r) => r.type === REGISTRY);
   // The registry the image comes from; while the url is not known, any registry of the stack.
-  const serving = typeof url === "string" ? registries.filter((r) => registryHosts([r], undefinedMeans).hosts.includes(hostOf(url))) : registries;
+  const serving = typeof url === "string" ? registries.filter((r) => registryHosts([r]).hosts.includes(hostOf(url))) : registries;
   const isPrivate = serving.some((r) => {
     // Not set: Azure's default, off. Only a marker is "not known yet" here.
     const anonymous = read(r.props, "anonymousPullEnabled", "absent");

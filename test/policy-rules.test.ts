@@ -175,6 +175,10 @@ describe("edges of the rules", () => {
   it("matches the image host against the registry's name or login server, case-insensitively", () => {
     const byLogin = registry({ registryName: undefined, loginServer: "DcsHydroProd.azurecr.io" });
     expect(policies([byLogin, cluster()], {}, "absent")).toEqual([]);
+    const byOutputName = registry({ registryName: undefined, name: "dcshydroprod" }); // a stack policy after an update sees outputs
+    expect(policies([byOutputName, cluster()], {}, "absent")).toEqual([]);
+    const notKnown = registry({ registryName: undefined, loginServer: UNKNOWN_STRING });
+    expect(policies([notKnown, cluster()], {}, "absent")).toEqual([]);
     expect(policies([cluster()], {}, "absent")).toEqual(["mandatory:cluster-image-from-stack-registry"]);
     expect(evaluateStack([cluster()])[0].message).toMatch(/\(none declared\)/);
   });
