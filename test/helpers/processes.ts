@@ -34,6 +34,8 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv, tim
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
+    // A child that exits before reading its input (a misconfigured run) closes the pipe: not an error.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
   });
 }
