@@ -1,73 +1,119 @@
 /**
  * ClusterImage: builds the cluster image from its build context for
  * linux/amd64, pushes it to the registry under a content-derived tag, and
- * exposes the immutable digest reference clusters boot from.
+ * exposes the reference clusters boot from (digest by default, or the tag).
+ *
+ * Later deployments must not rebuild for nothing. The Docker provider compares
+ * every input of `docker.Image` as text and rebuilds and pushes on any
+ * difference (pulumi-docker provider/provider.go `Diff`; only registry
+ * username and password are exempt), and it resolves relative paths from its
+ * working directory, the project. So the context and Dockerfile are given
+ * relative to the project, never as absolute paths that differ per checkout,
+ * and the build arguments are exactly what shapes the image.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { childName, hashBuildContext, imageTag } from "./naming";
+import { hashBuildContext } from "./buildContext";
+import { childName, imageTag } from "./naming";
 
 /** Databricks Container Services runs linux/amd64 images only. */
 export const IMAGE_PLATFORM = "linux/amd64";
 
+/** The Databricks base image the build starts from. */
+export const BASE_REPOSITORY = "databricksruntime/standard";
+
 export interface ClusterImageArgs {
-  /** Build context directory (the Dockerfile lives in it). */
+  /** Build context, relative to the project root (the Dockerfile lives in it). */
   context: string;
+  /** Project root: where `pulumi up` runs and relative paths start. Default: the process's working directory. */
+  projectRoot?: string;
   /** Registry host to push to, e.g. dcshydrodev.azurecr.io. */
   registryServer: pulumi.Input<string>;
   /** Repository inside the registry. Default: hydrology/dask. */
   repository?: string;
   /** databricksruntime/standard tag the image builds on (build argument RUNTIME_TAG), e.g. 16.4-LTS. */
   runtime: string;
+  /** Digest pinning the base, `sha256:...` (build argument BASE_IMAGE becomes `<base>:<runtime>@<digest>`). Default: the tag alone. */
+  baseDigest?: string;
   /** Source repository URL for the OCI source label. Default: none. */
   source?: string;
   /** Push credentials; when absent the runner's Docker credentials (`az acr login`) are used. */
   credentials?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
+  /** What the push waits for (the AcrPush grant, applied). Default: nothing. */
+  dependsOn?: pulumi.Resource[];
 }
 
-/** The build arguments and tag for a context: pure, so the tag is predictable and testable. */
-export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source">): { tag: string; contextHash: string; buildArgs: Record<string, string> } {
-  const shaping: Record<string, string> = { RUNTIME_TAG: args.runtime, IMAGE_SOURCE: args.source ?? "" };
-  const contextHash = hashBuildContext(args.context, shaping);
+/** What the build receives: paths relative to the project, the tag, and the build arguments. Pure. */
+export interface ImageBuildPlan {
+  /** Build context relative to the project, POSIX separators. */
+  context: string;
+  /** Dockerfile relative to the project. */
+  dockerfile: string;
+  /** Content tag, e.g. 16.4-lts-3f2a9c1b7d0e. */
+  tag: string;
+  /** The full context hash. */
+  contextHash: string;
+  /** Build arguments, as the Dockerfile reads them. */
+  buildArgs: Record<string, string>;
+}
+
+/** The base image reference for a runtime tag and an optional digest. */
+export function baseImage(runtime: string, baseDigest?: string): string {
+  return `${BASE_REPOSITORY}:${runtime}${baseDigest ? `@${baseDigest}` : ""}`;
+}
+
+/** A project-relative POSIX path for `p` (absolute or relative to the root). */
+export function projectRelative(p: string, root: string): string {
+  const rel = path.relative(root, path.resolve(root, p)).split(path.sep).join("/");
+  return rel === "" ? "." : rel;
+}
+
+/** The build plan for a context: the tag is predictable and testable. */
+export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source" | "baseDigest" | "projectRoot">): ImageBuildPlan {
+  const root = args.projectRoot ?? process.cwd();
+  const context = projectRelative(args.context, root);
+  // Arguments that shape the image enter the hash; the labels derived from the hash cannot.
+  const shaping: Record<string, string> = { RUNTIME_TAG: args.runtime, BASE_IMAGE: baseImage(args.runtime, args.baseDigest), IMAGE_SOURCE: args.source ?? "" };
+  const contextHash = hashBuildContext(path.resolve(root, context), shaping, root);
   const tag = imageTag(args.runtime, contextHash);
-  return { tag, contextHash, buildArgs: { ...shaping, IMAGE_REVISION: contextHash, IMAGE_VERSION: tag } };
+  return { context, dockerfile: `${context}/Dockerfile`, tag, contextHash, buildArgs: { ...shaping, IMAGE_REVISION: contextHash, IMAGE_VERSION: tag } };
 }
 
 export class ClusterImage extends pulumi.ComponentResource {
-  /** Immutable reference `<loginServer>/<repository>@sha256:<digest>`: what clusters boot from. */
-  public readonly imageRef: pulumi.Output<string>;
+  /** Immutable reference `<loginServer>/<repository>@sha256:<digest>`. */
+  public readonly digestRef: pulumi.Output<string>;
   /** Content-derived tag, e.g. 16.4-lts-3f2a9c1b7d0e. */
   public readonly tag: pulumi.Output<string>;
-  /** Tagged name `<loginServer>/<repository>:<tag>`. */
+  /** Tagged name `<loginServer>/<repository>:<tag>`, available once the push is done. */
   public readonly imageName: pulumi.Output<string>;
 
   constructor(name: string, args: ClusterImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { context, registryServer, credentials } = args;
+    const { registryServer, credentials } = args;
+    const root = args.projectRoot ?? process.cwd();
     const repository = args.repository ?? "hydrology/dask";
-    const dockerfile = path.join(context, "Dockerfile");
     // Rejected before registration: nothing, not even this component, is declared.
-    if (!fs.existsSync(dockerfile)) throw new Error(`ClusterImage "${name}": no Dockerfile in the build context ${context}`);
+    if (!fs.existsSync(path.resolve(root, args.context, "Dockerfile"))) throw new Error(`ClusterImage "${name}": no Dockerfile in the build context ${args.context}`);
     const plan = planImageBuild(args);
     super("dcs:index:ClusterImage", name, {}, opts);
 
-    const imageName = pulumi.interpolate`${registryServer}/${repository}:${plan.tag}`;
     const image = new docker.Image(
       childName(name, "image"),
       {
-        imageName,
+        imageName: pulumi.interpolate`${registryServer}/${repository}:${plan.tag}`,
         // BuildKit: the Dockerfile bind-mounts the wheels stage instead of copying it.
-        build: { context, dockerfile, platform: IMAGE_PLATFORM, args: plan.buildArgs, builderVersion: docker.types.enums.BuilderVersion.BuilderBuildKit },
+        build: { context: plan.context, dockerfile: plan.dockerfile, platform: IMAGE_PLATFORM, args: plan.buildArgs, builderVersion: docker.types.enums.BuilderVersion.BuilderBuildKit },
         registry: credentials ? { server: registryServer, username: credentials.username, password: pulumi.secret(credentials.password) } : undefined,
         skipPush: false,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.dependsOn ?? [] },
     );
 
-    this.imageRef = image.repoDigest;
+    this.digestRef = image.repoDigest;
     this.tag = pulumi.output(plan.tag);
-    this.imageName = image.imageName;
-    this.registerOutputs({ imageRef: this.imageRef, tag: this.tag, imageName: this.imageName });
+    // The tagged name, resolved only after the push (so a cluster that uses it waits for the image).
+    this.imageName = pulumi.all([image.repoDigest, image.imageName]).apply(([, n]) => n);
+    this.registerOutputs({ digestRef: this.digestRef, tag: this.tag, imageName: this.imageName });
   }
 }

@@ -1,15 +1,16 @@
 /**
  * ContainerRegistry: the Azure Container Registry the cluster image lives in,
- * its resource group, and the AcrPull grant for the identity clusters pull with.
+ * its resource group, the AcrPull grant for the identity clusters pull with and,
+ * when a service principal pushes, its AcrPush grant; each grant followed by
+ * the wait Azure needs to apply it (see registryGrant.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as resources from "@pulumi/azure-native/resources";
 import { childName, isRegistryName, REGISTRY_NAME_RULE } from "./naming";
+import { ACR_PULL_ROLE_ID, ACR_PUSH_ROLE_ID, RegistryGrant } from "./registryGrant";
 
-/** Built-in Azure role "AcrPull". */
-export const ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+export { ACR_PULL_ROLE_ID, ACR_PUSH_ROLE_ID, roleDefinitionIdFor } from "./registryGrant";
 
 export interface ContainerRegistryArgs {
   /** Azure region of the registry (and of the resource group when created). */
@@ -24,6 +25,10 @@ export interface ContainerRegistryArgs {
   adminUserEnabled?: boolean;
   /** Object id of the service principal that clusters pull with; it gets AcrPull on the registry. */
   pullPrincipalObjectId: pulumi.Input<string>;
+  /** Object id of the service principal `pulumi up` pushes with; it gets AcrPush. Default: none (the runner's identity needs AcrPush by other means). */
+  pushPrincipalObjectId?: pulumi.Input<string>;
+  /** Seconds to wait after a new role assignment before relying on it. Default: 300. */
+  grantWaitSeconds?: number;
   /** Protect the registry from deletion (`pulumi destroy` then refuses). Default: false. */
   protect?: boolean;
   /** Tags for the group and the registry. Default: none. */
@@ -39,13 +44,6 @@ export function validateContainerRegistryArgs(args: ContainerRegistryArgs): stri
   return problems;
 }
 
-/** `/subscriptions/<id>/providers/...` role definition id, from any resource id in the subscription. */
-export function roleDefinitionIdFor(resourceId: string, roleId: string): string {
-  const m = /^\/subscriptions\/([^/]+)\//i.exec(resourceId);
-  if (!m) throw new Error(`not an Azure resource id: ${resourceId}`);
-  return `/subscriptions/${m[1]}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`;
-}
-
 export class ContainerRegistry extends pulumi.ComponentResource {
   /** Registry host, e.g. dcshydrodev.azurecr.io. */
   public readonly loginServer: pulumi.Output<string>;
@@ -55,6 +53,10 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly registryName: pulumi.Output<string>;
   /** Name of the resource group holding the registry. */
   public readonly resourceGroupName: pulumi.Output<string>;
+  /** What a cluster waits for before it pulls: the AcrPull grant, applied. */
+  public readonly pullReady: pulumi.Resource;
+  /** What the image push waits for: the AcrPush grant, applied (undefined when no push principal is given). */
+  public readonly pushReady?: pulumi.Resource;
   /** Admin credentials (password secret), only when the admin user is enabled. */
   public readonly adminCredentials?: { username: pulumi.Output<string>; password: pulumi.Output<string> };
 
@@ -83,17 +85,27 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       { parent: this, protect: args.protect ?? false },
     );
 
-    new authorization.RoleAssignment(
+    const waitSeconds = args.grantWaitSeconds ?? 300;
+    this.pullReady = new RegistryGrant(
       childName(name, "acrpull"),
       {
-        scope: registry.id,
-        principalId: args.pullPrincipalObjectId,
-        principalType: "ServicePrincipal",
-        roleDefinitionId: registry.id.apply((id) => roleDefinitionIdFor(id, ACR_PULL_ROLE_ID)),
+        registryId: registry.id,
+        principalObjectId: args.pullPrincipalObjectId,
+        roleId: ACR_PULL_ROLE_ID,
         description: "Databricks clusters pull their container image with this identity",
+        waitSeconds,
+        // The assignment was declared directly under the registry before; keep it rather than replace it.
+        assignmentAliases: [{ name: childName(name, "acrpull"), parent: this }],
       },
       { parent: this },
-    );
+    ).ready;
+    if (args.pushPrincipalObjectId !== undefined) {
+      this.pushReady = new RegistryGrant(
+        childName(name, "acrpush"),
+        { registryId: registry.id, principalObjectId: args.pushPrincipalObjectId, roleId: ACR_PUSH_ROLE_ID, description: "pulumi up pushes the cluster image with this identity", waitSeconds },
+        { parent: this },
+      ).ready;
+    }
 
     if (args.adminUserEnabled) {
       const creds = containerregistry.listRegistryCredentialsOutput({ registryName: registry.name, resourceGroupName }, { parent: this });

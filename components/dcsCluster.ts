@@ -1,6 +1,7 @@
 /**
  * DcsCluster: a Databricks cluster that boots from the team's image (by
- * digest), pulls it with the pull identity, and runs the init scripts.
+ * digest or content tag), pulls it with the pull identity whose secret it
+ * names by a `{{secrets/<scope>/<key>}}` reference, and runs the init scripts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as databricks from "@pulumi/databricks";
@@ -10,15 +11,22 @@ import { childName, unsupportedRuntimeReason } from "./naming";
 /** Access mode custom containers need: dedicated (single user). Shared mode is not supported. */
 export const ACCESS_MODE = "SINGLE_USER";
 
+/**
+ * Tags Databricks sets on every cluster and its VMs itself (Azure Databricks
+ * docs, "Tag usage": default tags Vendor, Creator, ClusterName, ClusterId,
+ * and Name on the VMs); a custom tag may not take these keys.
+ */
+export const RESERVED_CLUSTER_TAGS: readonly string[] = ["Name", "Vendor", "Creator", "ClusterName", "ClusterId"];
+
 export interface DcsClusterArgs {
   /** Cluster name. */
   clusterName: string;
-  /** Immutable image reference `<host>/<repo>@sha256:<digest>`. */
+  /** Image reference: `<host>/<repo>@sha256:<digest>` or `<host>/<repo>:<content tag>`. */
   imageRef: pulumi.Input<string>;
   /** Registry user: the pull identity's client id. */
   pullUsername: pulumi.Input<string>;
-  /** Registry password: the client secret (a Pulumi secret) or a `{{secrets/<scope>/<key>}}` reference. */
-  pullPassword: pulumi.Input<string>;
+  /** Registry password: a `{{secrets/<scope>/<key>}}` reference, never the secret itself (Databricks shows basic-auth values to other users). */
+  pullPassword: string;
   /** Init-script blocks, in run order. Default: none. */
   initScripts?: InitScriptBlock[];
   /** Runtime key, e.g. 16.4.x-scala2.12. Default: looked up (latest LTS, never ML/Genomics/GPU). */
@@ -44,8 +52,10 @@ export interface DcsClusterArgs {
   /** Custom tags (propagate to the Azure VMs). Default: none. */
   customTags?: Record<string, string>;
   /** Environment variables for Spark and the init scripts. Default: none. */
-  sparkEnvVars?: Record<string, string>;
-  /** Resources the cluster waits for: the container-services toggle and the script uploads. Default: none. */
+  sparkEnvVars?: Record<string, pulumi.Input<string>>;
+  /** Spark configuration. Default: none. */
+  sparkConf?: Record<string, string>;
+  /** Resources the cluster waits for: the container-services toggle, the script uploads, the pull secret and grant. Default: none. */
   dependsOn?: pulumi.Resource[];
   /** Workspace-level Databricks provider. */
   provider: databricks.Provider;
@@ -57,8 +67,11 @@ export function isSecretReference(value: pulumi.Input<string>): value is string 
 }
 
 /** Problems with the sizing arguments, as messages; empty when valid. */
-export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts">): string[] {
+export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword">): string[] {
   const problems: string[] = [];
+  if (!isSecretReference(args.pullPassword)) problems.push("pullPassword must be a {{secrets/<scope>/<key>}} reference, not a secret value");
+  const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.includes(k));
+  if (reserved.length > 0) problems.push(`custom tags ${reserved.join(", ")} are reserved by Databricks`);
   if ((args.numWorkers === undefined) === (args.autoscale === undefined)) problems.push("set exactly one of numWorkers and autoscale");
   if (args.autoscale && args.autoscale.maxWorkers < args.autoscale.minWorkers) problems.push("autoscale.maxWorkers is below autoscale.minWorkers");
   if ((args.autoterminationMinutes ?? 30) <= 0) problems.push("autoterminationMinutes must be positive");
@@ -117,13 +130,14 @@ export class DcsCluster extends pulumi.ComponentResource {
         singleUserName: args.singleUserName,
         dockerImage: {
           url: args.imageRef,
-          // A {{secrets/...}} reference is not itself a secret and stays visible in previews;
-          // anything else is treated as the secret it is.
-          basicAuth: { username: args.pullUsername, password: isSecretReference(args.pullPassword) ? args.pullPassword : pulumi.secret(args.pullPassword) },
+          // A reference, resolved by Databricks at start with the owner's READ on the scope:
+          // not a secret itself, so the image URL stays reviewable in previews.
+          basicAuth: { username: args.pullUsername, password: args.pullPassword },
         },
         initScripts: args.initScripts ?? [],
         customTags: args.customTags ?? {},
         sparkEnvVars: args.sparkEnvVars ?? {},
+        sparkConf: args.sparkConf ?? {},
       },
       { parent: this, provider, dependsOn: args.dependsOn ?? [] },
     );

@@ -5,6 +5,7 @@
  * Stores: workspace files (recommended), Unity Catalog volumes, or DBFS
  * (deprecated by Databricks; kept because teams still ask for it, with a warning).
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -33,6 +34,31 @@ export interface InitScriptFile {
 
 /** A cluster init-script block, in the provider's shape. */
 export type InitScriptBlock = { workspace: { destination: string } } | { volumes: { destination: string } } | { dbfs: { destination: string } };
+
+/**
+ * The Spark configuration a cluster needs to read scripts from a store:
+ * custom containers reach Unity Catalog volumes only with
+ * `spark.databricks.unityCatalog.volumes.enabled` (Azure Databricks docs,
+ * "Customize containers with Databricks Container Service", Limitations).
+ */
+export function storeSparkConf(store: InitScriptStore): Record<string, string> {
+  return store === "volumes" ? { "spark.databricks.unityCatalog.volumes.enabled": "true" } : {};
+}
+
+/** Spark environment variable carrying the scripts' content hash into the cluster spec. */
+export const SCRIPTS_HASH_VAR = "DCS_INIT_SCRIPTS_SHA256";
+
+/**
+ * A SHA-256 over the scripts in run order (names and bytes). Re-uploading a
+ * file rewrites it in place and leaves the cluster spec alone, so a running
+ * cluster would keep the old script until someone restarts it; this hash in
+ * the spec makes an edit a cluster change that a preview shows.
+ */
+export function scriptsHash(files: InitScriptFile[]): string {
+  const h = createHash("sha256");
+  for (const f of files) h.update(`${f.fileName}\0${f.contentBase64}\0`);
+  return h.digest("hex");
+}
 
 /** One planned upload. */
 export interface PlannedUpload {
@@ -112,6 +138,10 @@ export class InitScripts extends pulumi.ComponentResource {
   public readonly destinations: string[];
   /** The upload resources, for the cluster's `dependsOn`. */
   public readonly uploads: pulumi.Resource[];
+  /** Content hash of the scripts, for the cluster's Spark environment (SCRIPTS_HASH_VAR). */
+  public readonly contentHash: string;
+  /** Spark configuration the cluster needs for this store. */
+  public readonly sparkConf: Record<string, string>;
 
   constructor(name: string, args: InitScriptsArgs, opts?: pulumi.ComponentResourceOptions) {
     const store = args.store ?? "workspace";
@@ -139,7 +169,9 @@ export class InitScripts extends pulumi.ComponentResource {
       }
     });
     this.blocks = planned.map((p) => p.block);
+    this.contentHash = scriptsHash(planned.map((p) => p.file));
+    this.sparkConf = storeSparkConf(store);
     this.destinations = planned.map((p) => p.destination);
-    this.registerOutputs({ destinations: this.destinations });
+    this.registerOutputs({ destinations: this.destinations, contentHash: this.contentHash });
   }
 }

@@ -2,9 +2,6 @@
  * Pure helpers shared by the components: names, tags and content hashes.
  * Nothing here touches Pulumi or the cloud, so all of it is unit-tested directly.
  */
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
 
 /** The rule an Azure Container Registry name must follow, as a sentence. */
 export const REGISTRY_NAME_RULE = "must be 5 to 50 letters and digits (no dashes), unique across Azure";
@@ -29,40 +26,6 @@ export interface StandardTags {
 /** The standard tags, then the stack's extra tags (which may not override the standard ones). */
 export function standardTags(base: StandardTags, extra: Record<string, string> = {}): Record<string, string> {
   return { ...extra, environment: base.environment, team: base.team, costCenter: base.costCenter, managedBy: "dcs-platform" };
-}
-
-/** Every regular file below `dir`, as sorted POSIX paths relative to it. */
-export function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(child);
-      else if (entry.isFile()) out.push(child);
-    }
-  };
-  walk("");
-  return out.sort();
-}
-
-/**
- * A SHA-256 over a build context: every file's relative path, mode bit for
- * execution and bytes, plus the build arguments that shape the image. The same
- * context and arguments always give the same hash; any change gives another.
- */
-export function hashBuildContext(dir: string, buildArgs: Record<string, string> = {}): string {
-  const h = createHash("sha256");
-  for (const rel of listFiles(dir)) {
-    const full = path.join(dir, rel);
-    const executable = (fs.statSync(full).mode & 0o111) !== 0;
-    h.update(`file\0${rel}\0${executable ? "x" : "-"}\0`);
-    h.update(fs.readFileSync(full));
-    h.update("\0");
-  }
-  for (const key of Object.keys(buildArgs).sort()) {
-    h.update(`arg\0${key}\0${buildArgs[key]}\0`);
-  }
-  return h.digest("hex");
 }
 
 /** The image tag for a runtime and a context hash, e.g. `16.4-lts-3f2a9c1b7d0e`. Never `latest`. */

@@ -6,10 +6,12 @@
  *   1. the stack's configuration is validated as a whole (nothing is created
  *      when any key is wrong);
  *   2. the workspace provider and the container-services switch, if this stack owns it;
- *   3. a team stack then declares its registry, which receives the cluster
- *      image built from infra/image;
- *   4. the init scripts from infra/init-scripts are uploaded;
- *   5. the cluster boots from the image's digest and runs those scripts.
+ *   3. a team stack then declares its registry with the pull (and push) grants,
+ *      the cluster image built from infra/image, and the purge of old tags;
+ *   4. the pull secret in a Databricks secret scope, readable by the cluster's owner;
+ *   5. the init scripts from infra/init-scripts are uploaded;
+ *   6. the cluster boots from the image and runs those scripts once the switch,
+ *      the grant, the secret and the uploads are in place.
  * A platform admin's stack (dcs:containerServices.only) stops after step 2.
  */
 import * as path from "node:path";
@@ -19,8 +21,10 @@ import { ClusterImage } from "../components/clusterImage";
 import { ContainerRegistry } from "../components/containerRegistry";
 import { ContainerServices } from "../components/containerServices";
 import { DcsCluster } from "../components/dcsCluster";
-import { defaultInitScriptFolder, InitScripts } from "../components/initScripts";
+import { defaultInitScriptFolder, InitScripts, SCRIPTS_HASH_VAR } from "../components/initScripts";
 import { standardTags } from "../components/naming";
+import { PullSecret, readersOf } from "../components/pullSecret";
+import { RegistryRetention } from "../components/registryRetention";
 import { loadStackConfig, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
 
@@ -42,11 +46,12 @@ const containerServices = new ContainerServices("container-services", {
   provider: workspace,
 });
 
-/** Steps 3 to 5: what a team stack declares on top of the workspace. */
+/** Steps 3 to 6: what a team stack declares on top of the workspace. */
 function teamResources(team: TeamStackConfig) {
   const tags = standardTags({ environment: team.environment, team: team.team, costCenter: team.costCenter }, team.tags);
+  const push = team.image.push;
 
-  // 3. Registry and image.
+  // 3. Registry, grants, image, retention.
   const registry = new ContainerRegistry("registry", {
     location: team.location,
     resourceGroup: team.resourceGroup,
@@ -54,28 +59,53 @@ function teamResources(team: TeamStackConfig) {
     sku: team.registry.sku,
     adminUserEnabled: team.registry.adminUserEnabled,
     pullPrincipalObjectId: team.pullIdentity.objectId,
+    pushPrincipalObjectId: push.mode === "servicePrincipal" ? push.objectId : undefined,
+    grantWaitSeconds: team.registry.grantWaitSeconds,
     protect: team.registryProtected,
     tags,
   });
 
-  const push = team.image.push;
   const pushCredentials =
     push.mode === "servicePrincipal" && push.clientId && team.pushClientSecret
       ? { username: push.clientId, password: team.pushClientSecret }
       : push.mode === "adminUser"
         ? registry.adminCredentials
-        : undefined; // dockerConfig: the runner's `az acr login`
+        : undefined; // dockerConfig: the runner's `az acr login` (scripts/ci/registry-login.sh)
 
   const image = new ClusterImage("image", {
-    context: fromRoot(team.image.context),
+    context: team.image.context,
+    projectRoot,
     registryServer: registry.loginServer,
     repository: team.image.repository,
     runtime: team.image.runtime,
+    baseDigest: team.image.baseDigest,
     source: team.image.source,
     credentials: pushCredentials,
+    dependsOn: registry.pushReady ? [registry.pushReady] : [],
+  });
+  const imageRef = team.cluster.imageReference === "tag" ? image.imageName : image.digestRef;
+
+  new RegistryRetention("registry-retention", {
+    registryName: registry.registryName,
+    resourceGroupName: registry.resourceGroupName,
+    location: team.location,
+    repository: team.image.repository,
+    inUseTag: image.tag,
+    keepTags: team.registry.keepTags,
+    schedule: team.registry.purgeSchedule,
+    tags,
   });
 
-  // 4. Init scripts.
+  // 4. The pull secret: declared in a scope of this stack, or kept by someone else.
+  const readers = readersOf(team.cluster.singleUserName, team.pullSecret.readers);
+  const pullSecret = new PullSecret(
+    "pull-secret",
+    team.pullIdentity.secretReference !== undefined
+      ? { mode: "external", reference: team.pullIdentity.secretReference, readers }
+      : { mode: "declared", scope: team.pullSecret.scope ?? `dcs-${team.team}-${team.stack}`, key: team.pullSecret.key, value: team.pullClientSecret!, readers, provider: workspace },
+  );
+
+  // 5. Init scripts.
   const initScripts = new InitScripts("init-scripts", {
     store: team.initScripts.store,
     folder: team.initScripts.path ?? defaultInitScriptFolder(team.initScripts.store, team.stack) ?? "",
@@ -83,12 +113,13 @@ function teamResources(team: TeamStackConfig) {
     provider: workspace,
   });
 
-  // 5. The cluster: waits for the switch (when this stack owns it) and the uploads.
+  // 6. The cluster: waits for the switch (when this stack owns it), the applied AcrPull grant,
+  // the secret and its READ grants, and the uploads.
   const cluster = new DcsCluster("cluster", {
     clusterName: team.cluster.name ?? `${team.team}-dask-${team.stack}`,
-    imageRef: image.imageRef,
+    imageRef,
     pullUsername: team.pullIdentity.clientId,
-    pullPassword: team.pullClientSecret ?? team.pullIdentity.secretReference ?? "",
+    pullPassword: pullSecret.reference,
     initScripts: initScripts.blocks,
     sparkVersion: team.cluster.sparkVersion,
     expectedRuntime: runtimeOfImageTag(team.image.runtime),
@@ -101,15 +132,18 @@ function teamResources(team: TeamStackConfig) {
     autoterminationMinutes: team.cluster.autoterminationMinutes,
     singleUserName: team.cluster.singleUserName,
     customTags: { ...team.cluster.tags, ...tags, ...(team.cluster.longRunning ? { longRunning: "true" } : {}) },
-    sparkEnvVars: { ...daskEnvVars(team.dask), ...team.cluster.sparkEnvVars },
-    dependsOn: [...(containerServices.toggle ? [containerServices.toggle] : []), ...initScripts.uploads],
+    sparkEnvVars: { ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash, ...team.cluster.sparkEnvVars },
+    sparkConf: initScripts.sparkConf,
+    dependsOn: [...(containerServices.toggle ? [containerServices.toggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads],
     provider: workspace,
   });
 
   return {
     registryLoginServer: registry.loginServer,
-    imageRef: image.imageRef,
+    imageRef,
     imageTag: image.tag,
+    pullSecretReference: pullSecret.reference,
+    externalPrerequisites: pullSecret.prerequisites,
     initScriptDestinations: pulumi.output(initScripts.destinations),
     clusterId: cluster.clusterId,
     clusterUrl: cluster.url,
@@ -123,6 +157,9 @@ export const containerServicesManaged = containerServices.managed;
 export const registryLoginServer = team?.registryLoginServer;
 export const imageRef = team?.imageRef;
 export const imageTag = team?.imageTag;
+export const pullSecretReference = team?.pullSecretReference;
+/** What someone outside this stack must have done before it deploys (empty when the stack declares everything). */
+export const externalPrerequisites = team?.externalPrerequisites;
 export const initScriptDestinations = team?.initScriptDestinations;
 export const clusterId = team?.clusterId;
 export const clusterUrl = team?.clusterUrl;

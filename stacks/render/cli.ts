@@ -81,7 +81,7 @@ export async function main(argv: string[], root = path.resolve(__dirname, "..", 
     return 1;
   }
 
-  const json = toJson(rendering, root);
+  const json = toJson(rendering);
   if (!args.quiet) process.stdout.write(toSummary(JSON.parse(json)));
   const markdownFile = args.markdown ?? (args.out ? args.out.replace(/\.json$/i, "") + ".md" : undefined);
   if (args.out) {

@@ -218,6 +218,14 @@ function cloudState(type: string, name: string, inputs: Record<string, unknown>,
       const cid = sim ? `0101-000000-${sha256(name).slice(0, 8)}` : placeholder("clusterId");
       return { id: cid, state: { clusterId: cid, url: sim ? `https://adb-0.0.azuredatabricks.net/#setting/clusters/${cid}/configuration` : placeholder("url"), state: "RUNNING" } };
     }
+    case "databricks:index/secretScope:SecretScope":
+      return { id: String(inputs.name), state: { name: inputs.name, backendType: "DATABRICKS" } };
+    case "databricks:index/secret:Secret": {
+      const ref = `{{secrets/${String(inputs.scope)}/${String(inputs.key)}}}`;
+      return { id: `${String(inputs.scope)}|||${String(inputs.key)}`, state: { configReference: ref } };
+    }
+    case "databricks:index/secretAcl:SecretAcl":
+      return { id: `${String(inputs.scope)}|||${String(inputs.principal)}`, state: {} };
     case "databricks:index/dbfsFile:DbfsFile":
       return { id, state: { dbfsPath: `dbfs:${String(inputs.path)}` } };
     case "databricks:index/workspaceFile:WorkspaceFile":
@@ -248,7 +256,7 @@ interface MockMonitorLike {
 function freshRequire(entry: string, root: string): Record<string, unknown> {
   for (const key of Object.keys(require.cache)) {
     if (key.startsWith(path.join(root, "stacks")) || key.startsWith(path.join(root, "components"))) {
-      if (!key.includes(`${path.sep}render${path.sep}`) && !key.endsWith(`${path.sep}config.ts`)) delete require.cache[key];
+      if (!key.includes(`${path.sep}render${path.sep}`) && !key.includes(`${path.sep}config${path.sep}`)) delete require.cache[key];
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -24,18 +24,15 @@ export function sortKeys(value: unknown): unknown {
   return value;
 }
 
-/** Replaces the project root in every string, so renderings made in different checkouts compare equal. */
-export function relativize(value: unknown, root: string): unknown {
-  if (typeof value === "string") return value.split(root).join(".");
-  if (Array.isArray(value)) return value.map((v) => relativize(v, root));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relativize(v, root)]));
-  return value;
-}
-
-/** The deterministic JSON text of a rendering. */
-export function toJson(r: Rendering, root: string): string {
+/**
+ * The deterministic JSON text of a rendering. Paths are shown exactly as the
+ * engine receives them: the program passes project-relative paths (an
+ * absolute one would differ per checkout and make the Docker provider rebuild),
+ * so two checkouts render byte for byte the same.
+ */
+export function toJson(r: Rendering): string {
   const doc = { format: RENDERING_FORMAT, ...r };
-  return `${JSON.stringify(sortKeys(relativize(doc, root)), null, 2)}\n`;
+  return `${JSON.stringify(sortKeys(doc), null, 2)}\n`;
 }
 
 /** Short name of a URN: its last segment. */

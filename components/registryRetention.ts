@@ -1,0 +1,102 @@
+/**
+ * RegistryRetention: a scheduled ACR task that purges old image tags, so
+ * images do not pile up (every change to the build context pushes a new tag,
+ * and the Docker provider never deletes a tag it pushed).
+ *
+ * The task runs `acr purge` (Azure/acr-cli; Microsoft's "Automatically purge
+ * images from an Azure container registry"), inside the registry, on a timer
+ * trigger; a task running in the registry is authorised against its own
+ * registry, so no credential is declared. It keeps the newest `keepTags` tags
+ * of the repository (`--keep`) and never the tag clusters use now: that tag is
+ * left out of the filter altogether, by a regular expression that matches
+ * every tag but it (acr-cli matches tags with Go's RE2, which has no
+ * look-ahead, so the exclusion is spelled out). Untagged manifests go too
+ * (`--untagged`).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
+import { childName } from "./naming";
+
+/** Escapes a literal for a regular expression (RE2 and JavaScript agree on these). */
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+/**
+ * An anchored regular expression matching every non-empty string except
+ * `tag`: a proper prefix of it, a string that departs from it at some
+ * character, or the tag followed by more. No look-ahead and no `(?:`, so it
+ * reads the same in RE2 and survives the `<repo>:<regex>` filter syntax.
+ */
+export function regexExcept(tag: string): string {
+  if (tag.length === 0) throw new Error("regexExcept needs a non-empty tag");
+  const alternatives: string[] = [];
+  for (let i = 0; i < tag.length; i++) {
+    const before = escapeRegex(tag.slice(0, i));
+    alternatives.push(`${before}[^${escapeRegex(tag[i])}].*`);
+    if (i > 0) alternatives.push(before);
+  }
+  alternatives.push(`${escapeRegex(tag)}.+`);
+  return `^(${alternatives.join("|")})$`;
+}
+
+/** The `acr purge` command for one repository. */
+export function purgeCommand(repository: string, inUseTag: string, keepTags: number): string {
+  if (!Number.isInteger(keepTags) || keepTags < 1) throw new Error(`keepTags must be a whole number of at least 1, got ${keepTags}`);
+  return `acr purge --filter '${repository}:${regexExcept(inUseTag)}' --ago 0d --keep ${keepTags} --untagged`;
+}
+
+/** The task definition (ACR task YAML) that runs the purge; base64 is what the API takes. */
+export function purgeTaskYaml(command: string, timeoutSeconds = 3600): string {
+  return ["version: v1.1.0", "steps:", `  - cmd: ${command}`, "    disableWorkingDirectoryOverride: true", `    timeout: ${timeoutSeconds}`, ""].join("\n");
+}
+
+export interface RegistryRetentionArgs {
+  /** Registry name. */
+  registryName: pulumi.Input<string>;
+  /** Resource group of the registry. */
+  resourceGroupName: pulumi.Input<string>;
+  /** Azure region of the registry. */
+  location: string;
+  /** Repository to purge, e.g. hydrology/dask. */
+  repository: string;
+  /** Tag the clusters use now; never purged. */
+  inUseTag: pulumi.Input<string>;
+  /** Newest tags kept besides the one in use. Default: 10. */
+  keepTags?: number;
+  /** Cron schedule in UTC. Default: daily at 03:00. */
+  schedule?: string;
+  /** Tags of the task. Default: none. */
+  tags?: Record<string, string>;
+}
+
+export class RegistryRetention extends pulumi.ComponentResource {
+  /** The purge command the task runs (with the in-use tag resolved). */
+  public readonly command: pulumi.Output<string>;
+
+  constructor(name: string, args: RegistryRetentionArgs, opts?: pulumi.ComponentResourceOptions) {
+    const keepTags = args.keepTags ?? 10;
+    purgeCommand(args.repository, "x", keepTags); // rejected before registration
+    super("dcs:index:RegistryRetention", name, {}, opts);
+
+    this.command = pulumi.output(args.inUseTag).apply((tag) => purgeCommand(args.repository, tag, keepTags));
+    new containerregistry.Task(
+      childName(name, "purge"),
+      {
+        registryName: args.registryName,
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        taskName: "dcs-purge",
+        platform: { os: "Linux", architecture: "amd64" },
+        agentConfiguration: { cpu: 2 },
+        status: "Enabled",
+        timeout: 3600,
+        step: { type: "EncodedTask", encodedTaskContent: this.command.apply((c) => Buffer.from(purgeTaskYaml(c)).toString("base64")) },
+        trigger: { timerTriggers: [{ name: "purge-schedule", schedule: args.schedule ?? "0 3 * * *", status: "Enabled" }] },
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ command: this.command });
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The stack configuration: one typed schema for every `dcs:*` key of a
+ * `Pulumi.<stack>.yaml`, validated as a whole before any resource exists.
+ *
+ * `parseStackConfig` is pure (raw key/value pairs in, typed config or a
+ * `ConfigError` listing every problem out) so tests and the offline renderer
+ * use exactly the code `pulumi up` uses. `loadStackConfig` is the only place in
+ * the program that reads Pulumi's runtime configuration.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { z } from "zod";
+import { ADMIN_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
+import { crossFieldProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+import { stackConfigSchema, type Parsed } from "./schema";
+
+export { NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+export { runtimeOfImageTag, runtimeOfSparkVersion } from "./rules";
+export { stackConfigSchema } from "./schema";
+export * from "./types";
+
+/** Thrown when a stack's configuration is invalid; lists every problem. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly stackFile: string,
+    public readonly problems: ConfigProblem[],
+  ) {
+    super(
+      `${stackFile}: ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created or changed:\n` +
+        problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+function keyOf(path: ReadonlyArray<PropertyKey>): string {
+  const [top, ...rest] = path.map(String);
+  return `${NAMESPACE}:${top ?? ""}${rest.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("")}`;
+}
+
+function unknownKeyHint(key: string): string {
+  if (/secret|password|token/i.test(key)) {
+    return "is not a configuration key; secrets go only in dcs:pullClientSecret or dcs:pushClientSecret, set with `pulumi config set --secret`";
+  }
+  return "is not a configuration key (see the README's configuration reference)";
+}
+
+/** Decodes a raw config value: Pulumi hands objects, numbers and booleans over as JSON text. */
+export function decodeConfigValue(value: string): unknown {
+  const trimmed = value.trim();
+  if (/^[[{]/.test(trimmed) || trimmed === "true" || trimmed === "false") {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function problemsOfIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const at = [...prefix, ...issue.path];
+    if (issue.code === "unrecognized_keys") {
+      for (const k of issue.keys) {
+        const key = keyOf([...at, k]);
+        problems.push({ key, message: unknownKeyHint(key) });
+      }
+    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+      problems.push({ key: keyOf(at), message: "is required" });
+    } else {
+      problems.push({ key: keyOf(at), message: issue.message });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validates raw `dcs:*` values (key without namespace -> decoded value).
+ * Throws ConfigError with every problem at once.
+ */
+export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext): ParsedStackConfig {
+  const stackFile = `Pulumi.${ctx.stack}.yaml`;
+  const shape = stackConfigSchema.shape;
+  const adminOnly = isAdminOnly(raw);
+  const problems: ConfigProblem[] = [];
+  const parsed: Record<string, unknown> = {};
+  // Key by key, so one bad key does not hide the rules about the others.
+  for (const key of Object.keys(raw)) {
+    if (!(key in shape)) problems.push({ key: keyOf([key]), message: unknownKeyHint(keyOf([key])) });
+    else if (adminOnly && !(ADMIN_KEYS as readonly string[]).includes(key)) {
+      problems.push({ key: keyOf([key]), message: "is not used by a container-services-only stack (dcs:containerServices.only: true); remove it, or deploy it from a team stack" });
+    }
+  }
+  const keys = adminOnly ? ADMIN_KEYS.filter((k) => !["team", "costCenter"].includes(k) || raw[k] !== undefined) : Object.keys(shape);
+  for (const key of keys) {
+    const result = (shape[key as keyof typeof shape] as z.ZodType).safeParse(raw[key]);
+    if (result.success) parsed[key] = result.data;
+    else problems.push(...problemsOfIssues(result.error.issues, [key]));
+  }
+  const c = parsed as Partial<Parsed>;
+  const environment = c.environment ?? (["dev", "test", "prod"].includes(ctx.stack) ? (ctx.stack as "dev" | "test" | "prod") : undefined);
+  const envForRules = raw.environment === undefined || c.environment !== undefined ? environment : "invalid";
+  if (adminOnly) {
+    problems.push(...crossFieldProblems({ workspace: c.workspace }, ctx, envForRules));
+    if (c.containerServices && !c.containerServices.manage) {
+      problems.push({ key: `${NAMESPACE}:containerServices.manage`, message: "must be true in a container-services-only stack: managing the switch is all it does" });
+    }
+  } else {
+    problems.push(...crossFieldProblems(c, ctx, envForRules));
+  }
+  if (problems.length > 0) throw new ConfigError(stackFile, problems);
+  const env = environment as "dev" | "test" | "prod";
+  if (adminOnly) {
+    return { kind: "admin", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {} };
+  }
+  const full = c as Parsed;
+  return { ...full, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod" };
+}
+
+/** True when the raw values declare a container-services-only (platform admin) stack. */
+export function isAdminOnly(raw: Record<string, unknown>): boolean {
+  const cs = raw.containerServices;
+  return cs !== null && typeof cs === "object" && (cs as Record<string, unknown>).only === true;
+}
+
+/** Reads the `dcs:*` namespace from Pulumi's runtime configuration. */
+export function readRawConfig(all: Record<string, string>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(all)) {
+    const sep = key.indexOf(":");
+    if (key.slice(0, sep) !== NAMESPACE) continue;
+    raw[key.slice(sep + 1).replace(/^config:/, "")] = decodeConfigValue(value);
+  }
+  return raw;
+}
+
+/**
+ * The program's single read of configuration: validates everything, then
+ * hands secrets on as Pulumi secrets. Throws a RunError (no stack trace) on
+ * bad configuration.
+ */
+export function loadStackConfig(): StackConfig {
+  const stack = pulumi.getStack();
+  const all = pulumi.runtime.allConfig();
+  // The SDK knows which keys the stack file holds encrypted, but does not type the check.
+  const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret: (key: string) => boolean }).isConfigSecret;
+  const secretKeys = new Set(Object.keys(all).filter((k) => isConfigSecret(k)));
+  try {
+    const parsed = parseStackConfig(readRawConfig(all), { stack, secretKeys });
+    if (parsed.kind === "admin") return parsed;
+    return {
+      ...parsed,
+      pullClientSecret: parsed.pullClientSecret === undefined ? undefined : pulumi.secret(parsed.pullClientSecret),
+      pushClientSecret: parsed.pushClientSecret === undefined ? undefined : pulumi.secret(parsed.pushClientSecret),
+    };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * The secret keys (without namespace) a stack's values call for: the pull
+ * secret unless a Databricks secret reference replaces it, the push secret in
+ * servicePrincipal mode. Takes full keys (dcs:image, ...) with decoded values.
+ */
+export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRET_KEYS)[number][] {
+  const obj = (key: string) => {
+    const v = values[`${NAMESPACE}:${key}`];
+    const decoded = typeof v === "string" ? decodeConfigValue(v) : v;
+    return (decoded !== null && typeof decoded === "object" ? decoded : {}) as Record<string, unknown>;
+  };
+  const needed: (typeof SECRET_KEYS)[number][] = [];
+  if (obj("containerServices").only === true) return needed;
+  if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
+  const push = obj("image").push as Record<string, unknown> | undefined;
+  if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");
+  return needed;
+}

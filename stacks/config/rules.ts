@@ -1,0 +1,116 @@
+/**
+ * Rules that span keys of a team stack's configuration. They run on whatever
+ * parsed: a key that failed its own schema is absent here and the rules that
+ * need it are skipped, so one run reports schema and cross-key problems together.
+ */
+import { unsupportedRuntimeReason } from "../../components/naming";
+import { RUNTIME_TAG, type Parsed } from "./schema";
+
+/** The configuration namespace: keys are written `dcs:<key>`. */
+export const NAMESPACE = "dcs";
+
+/** Secret keys: accepted only when set with `pulumi config set --secret`. */
+export const SECRET_KEYS = ["pullClientSecret", "pushClientSecret"] as const;
+
+/** One configuration problem, naming the full key. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+/** What parseStackConfig needs besides the raw values. */
+export interface ParseContext {
+  /** Stack name. */
+  stack: string;
+  /** Full keys (dcs:...) that Pulumi holds as secrets. */
+  secretKeys: ReadonlySet<string>;
+}
+
+/** Databricks runtime key (e.g. 16.4.x-scala2.12) to major.minor. */
+export function runtimeOfSparkVersion(sparkVersion: string): string | undefined {
+  return /^(\d+\.\d+)\.x-/.exec(sparkVersion)?.[1];
+}
+
+/** Image runtime tag (e.g. 16.4-LTS) to major.minor. */
+export function runtimeOfImageTag(tag: string): string | undefined {
+  const m = RUNTIME_TAG.exec(tag);
+  return m ? `${m[1]}.${m[2]}` : undefined;
+}
+
+/** The cross-key problems of a team stack's parsed keys. */
+export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, environment: string | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, message: string) => problems.push({ key: `${NAMESPACE}:${key}`, message });
+  const { registry, image, pullIdentity, workspace, cluster: cl, dask, initScripts } = c;
+
+  if (environment === undefined) {
+    add("environment", `stack "${ctx.stack}" is not named dev, test or prod; set dcs:environment to one of them`);
+  }
+  if (registry?.adminUserEnabled && environment !== undefined && environment !== "dev") {
+    add("registry.adminUserEnabled", "the ACR admin user may only be enabled in a dev stack; use a service principal with AcrPush/AcrPull instead");
+  }
+  if (image && registry && image.push.mode === "adminUser" && !registry.adminUserEnabled) {
+    add("image.push.mode", "adminUser pushes need dcs:registry.adminUserEnabled: true (dev stacks only); prefer dockerConfig or servicePrincipal");
+  }
+  if (image?.push.mode === "servicePrincipal") {
+    if (!image.push.clientId) add("image.push.clientId", "required when dcs:image.push.mode is servicePrincipal");
+    if (!image.push.objectId) add("image.push.objectId", "required when dcs:image.push.mode is servicePrincipal: the stack grants this service principal AcrPush on the registry");
+    if (c.pushClientSecret === undefined) add("pushClientSecret", "required when dcs:image.push.mode is servicePrincipal; run `pulumi config set --secret dcs:pushClientSecret <secret>`");
+  } else if (image) {
+    if (image.push.clientId) add("image.push.clientId", `only used with dcs:image.push.mode servicePrincipal (mode is ${image.push.mode})`);
+    if (image.push.objectId) add("image.push.objectId", `only used with dcs:image.push.mode servicePrincipal (mode is ${image.push.mode})`);
+    if (c.pushClientSecret !== undefined) add("pushClientSecret", `only used with dcs:image.push.mode servicePrincipal (mode is ${image.push.mode})`);
+  }
+
+  if (pullIdentity) {
+    const hasRef = pullIdentity.secretReference !== undefined;
+    const hasSecret = c.pullClientSecret !== undefined;
+    if (hasRef && hasSecret) add("pullClientSecret", "set either dcs:pullClientSecret or dcs:pullIdentity.secretReference, not both");
+    if (!hasRef && !hasSecret) add("pullClientSecret", "required (the cluster pulls its image with it): run `pulumi config set --secret dcs:pullClientSecret <secret>`, or set dcs:pullIdentity.secretReference");
+    if (hasRef && c.pullSecret?.scope !== undefined) {
+      add("pullSecret.scope", "the stack declares no secret scope when dcs:pullIdentity.secretReference names an existing secret; remove one of the two");
+    }
+  }
+  for (const name of SECRET_KEYS) {
+    const full = `${NAMESPACE}:${name}`;
+    if (c[name] !== undefined && !ctx.secretKeys.has(full)) {
+      add(name, `is stored in plain text; remove it and run \`pulumi config set --secret ${full} <value>\``);
+    }
+  }
+
+  if (workspace && !workspace.url && !workspace.resourceId) {
+    add("workspace", "set dcs:workspace.url or dcs:workspace.resourceId so the program can reach the Databricks workspace");
+  }
+
+  if (cl) {
+    if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add("cluster.numWorkers", "set either dcs:cluster.numWorkers or dcs:cluster.autoscale, not both");
+    if (cl.numWorkers === undefined && cl.autoscale === undefined) add("cluster.autoscale", "set dcs:cluster.autoscale (minWorkers, maxWorkers) or dcs:cluster.numWorkers");
+    if (cl.autoscale && cl.autoscale.maxWorkers < cl.autoscale.minWorkers) {
+      add("cluster.autoscale.maxWorkers", `must be at least dcs:cluster.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
+    }
+    if (cl.autoterminationMinutes > 120 && !cl.longRunning) {
+      add("cluster.autoterminationMinutes", `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:cluster.longRunning: true`);
+    }
+    if (cl.sparkVersion) {
+      const reason = unsupportedRuntimeReason(cl.sparkVersion);
+      if (reason) add("cluster.sparkVersion", `${cl.sparkVersion}: ${reason}`);
+      const clusterRuntime = runtimeOfSparkVersion(cl.sparkVersion);
+      const imageRuntime = image ? runtimeOfImageTag(image.runtime) : undefined;
+      if (image && clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
+        add("cluster.sparkVersion", `runtime ${clusterRuntime} does not match the image built on ${image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
+      }
+    }
+  }
+  if (dask && dask.schedulerPort === dask.dashboardPort) add("dask.dashboardPort", "must differ from dcs:dask.schedulerPort");
+
+  if (initScripts) {
+    const { store, path: p } = initScripts;
+    if (store === "volumes" && !p) add("initScripts.path", "required for the volumes store: /Volumes/<catalog>/<schema>/<volume>/<folder>");
+    if (p !== undefined) {
+      if (store === "volumes" && !/^\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be /Volumes/<catalog>/<schema>/<volume>[/<folder>] for the volumes store");
+      if (store === "workspace" && !/^\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be an absolute workspace folder such as /Shared/dcs/dev/init-scripts");
+      if (store === "dbfs" && !/^dbfs:\/[^/]+(\/[^/]+)*$/.test(p)) add("initScripts.path", "must be a DBFS folder such as dbfs:/dcs/dev/init-scripts");
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,196 @@
+/**
+ * The schema of every `dcs:*` key, one block per concept. Shapes, ranges and
+ * defaults only: rules that span keys live in rules.ts, the loader in index.ts.
+ */
+import { z } from "zod";
+import { isRegistryName, REGISTRY_NAME_RULE } from "../../components/naming";
+import { RESERVED_CLUSTER_TAGS } from "../../components/dcsCluster";
+import { SECRET_SCOPE_NAME, SECRET_KEY_NAME } from "../../components/pullSecret";
+
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const SECRET_REFERENCE = /^\{\{secrets\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\}\}$/;
+export const RUNTIME_TAG = /^(\d+)\.(\d+)-LTS$/;
+const TAG_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+
+const guid = (what: string) => z.string().regex(GUID, `must be the ${what} (a GUID such as 00000000-0000-0000-0000-000000000000)`);
+const port = z.number().int().min(1024, "must be a port between 1024 and 65535").max(65535, "must be a port between 1024 and 65535");
+
+/**
+ * Tags that end up on the cluster. Databricks sets the reserved ones itself
+ * (a custom `Name` can leave the cluster's VMs untracked), so they are refused.
+ */
+const tagMap = z.record(
+  z
+    .string()
+    .regex(TAG_KEY, "tag keys start with a letter and use letters, digits, '_', '.', '-'")
+    .refine((k) => !RESERVED_CLUSTER_TAGS.includes(k), {
+      message: `is a tag Databricks sets on every cluster itself (reserved: ${RESERVED_CLUSTER_TAGS.join(", ")}); choose another key`,
+    }),
+  z.string(),
+);
+
+export const resourceGroupSchema = z.strictObject({
+  /** Name of the resource group. */
+  name: z.string().regex(/^[-\w.()]{1,89}[-\w()]$/, "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'"),
+  /** true: the group exists and is only referenced; false: the stack creates it. */
+  existing: z.boolean().default(false),
+});
+
+export const registrySchema = z.strictObject({
+  /** Globally unique ACR name. */
+  name: z.string().refine(isRegistryName, REGISTRY_NAME_RULE),
+  /** ACR service tier. */
+  sku: z.enum(["Basic", "Standard", "Premium"]).default("Basic"),
+  /** ACR admin user: only a dev stack may turn it on, and only explicitly. */
+  adminUserEnabled: z.boolean().default(false),
+  /** Protect the registry from `pulumi destroy`; defaults to true in prod. */
+  protect: z.boolean().optional(),
+  /** Tags kept per repository by the scheduled purge (the one clusters use is always kept). */
+  keepTags: z.number().int().min(1, "must keep at least 1 tag").max(1000).default(10),
+  /** When the purge runs, a cron expression in UTC. */
+  purgeSchedule: z
+    .string()
+    .regex(/^\S+( \S+){4}$/, "must be a five-field cron expression in UTC, such as 0 3 * * *")
+    .default("0 3 * * *"),
+  /** Seconds to wait after a new role assignment before anything relies on it. */
+  grantWaitSeconds: z.number().int().min(0).max(1800).default(300),
+});
+
+export const pullIdentitySchema = z.strictObject({
+  /** Application (client) id of the service principal the cluster pulls with. */
+  clientId: guid("application (client) id"),
+  /** Object id of that service principal's enterprise application (for the AcrPull role). */
+  objectId: guid("service principal object id"),
+  /** An existing Databricks secret holding the client secret, e.g. {{secrets/dcs/acr-pull}}; the stack then declares no scope. */
+  secretReference: z.string().regex(SECRET_REFERENCE, "must look like {{secrets/<scope>/<key>}}").optional(),
+});
+
+export const pullSecretSchema = z.strictObject({
+  /** Databricks secret scope the stack declares for the pull secret. Default: dcs-<team>-<stack>. */
+  scope: z.string().regex(SECRET_SCOPE_NAME, "must be 1-128 letters, digits, '-', '_' or '.'").optional(),
+  /** Key of the pull secret inside the scope. */
+  key: z.string().regex(SECRET_KEY_NAME, "must be 1-128 letters, digits, '-', '_' or '.'").default("acr-pull"),
+  /** Principals besides the cluster's owner who start the cluster and so need READ (users, groups, service principal application ids). */
+  readers: z.array(z.string().min(1)).default([]),
+});
+
+export const imageSchema = z.strictObject({
+  /** Repository inside the registry. */
+  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, "must be a lower-case repository path such as hydrology/dask").default("hydrology/dask"),
+  /** Tag of databricksruntime/standard the image is built on; must match the cluster runtime. */
+  runtime: z.string().regex(RUNTIME_TAG, "must be a long-term-support runtime tag such as 16.4-LTS").default("16.4-LTS"),
+  /** Digest that pins the base image (databricksruntime/standard:<runtime>@<digest>). */
+  baseDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits> (see the README for the command that looks it up)").optional(),
+  /** Build context, relative to the project root. */
+  context: z.string().min(1).default("infra/image"),
+  /** URL of the source repository, written into the image's OCI source label. */
+  source: z.url({ message: "must be a URL such as https://github.com/org/repo" }).optional(),
+  /** How `pulumi up` authenticates its push. */
+  push: z
+    .strictObject({
+      /** dockerConfig: the runner's `az acr login`; servicePrincipal: clientId + dcs:pushClientSecret; adminUser: the registry's admin credentials. */
+      mode: z.enum(["dockerConfig", "servicePrincipal", "adminUser"]).default("dockerConfig"),
+      /** Client id of the pushing service principal (mode servicePrincipal). */
+      clientId: guid("application (client) id").optional(),
+      /** Object id of the pushing service principal (mode servicePrincipal): the stack grants it AcrPush. */
+      objectId: guid("service principal object id").optional(),
+    })
+    .default({ mode: "dockerConfig" }),
+});
+
+export const workspaceSchema = z.strictObject({
+  /** Workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net */
+  url: z.string().regex(/^https:\/\/[A-Za-z0-9.-]+\/?$/, "must be the workspace URL, https://adb-<id>.<n>.azuredatabricks.net").optional(),
+  /** Azure resource id of the workspace. */
+  resourceId: z
+    .string()
+    .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Databricks\/workspaces\/[^/]+$/i, "must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Databricks/workspaces/<name>")
+    .optional(),
+});
+
+export const initScriptsSchema = z.strictObject({
+  /** Where the scripts are uploaded: workspace files, a Unity Catalog volume, or DBFS (deprecated). */
+  store: z.enum(["workspace", "volumes", "dbfs"]).default("workspace"),
+  /** Destination folder; defaults per store (see README). */
+  path: z.string().optional(),
+  /** Local folder whose *.sh files are uploaded. */
+  dir: z.string().min(1).default("infra/init-scripts"),
+});
+
+const vmSize = z.string().regex(/^Standard_[A-Za-z0-9_]+$/, "must be an Azure VM size such as Standard_D4ds_v5");
+
+export const clusterSchema = z.strictObject({
+  /** Cluster name; defaults to <team>-dask-<stack>. */
+  name: z.string().min(1).max(100).optional(),
+  /** Databricks runtime key; looked up (LTS, no ML/Genomics) when absent. */
+  sparkVersion: z.string().regex(/^\d+\.\d+\.x-(?:[a-z0-9-]+-)?scala\d\.\d+$/, "must be a runtime key such as 16.4.x-scala2.12").optional(),
+  /** Worker node type; looked up from minCores/minMemoryGb when absent. */
+  nodeType: vmSize.optional(),
+  /** Driver node type; defaults to the worker node type. */
+  driverNodeType: vmSize.optional(),
+  /** Minimum cores for the node-type lookup. */
+  minCores: z.number().int().min(1).max(256).default(4),
+  /** Minimum memory (GB) for the node-type lookup. */
+  minMemoryGb: z.number().int().min(1).max(4096).default(16),
+  /** Fixed number of workers (exclusive with autoscale). */
+  numWorkers: z.number().int().min(0).max(1000).optional(),
+  /** Autoscaling range (exclusive with numWorkers). */
+  autoscale: z
+    .strictObject({
+      minWorkers: z.number().int().min(0).max(1000),
+      maxWorkers: z.number().int().min(1).max(1000),
+    })
+    .optional(),
+  /** Minutes of inactivity before the cluster stops. */
+  autoterminationMinutes: z.number().int().min(10, "must be at least 10 minutes").max(10_000).default(30),
+  /** Allow auto-termination above 120 minutes (tags the cluster longRunning=true). */
+  longRunning: z.boolean().default(false),
+  /** The user or service principal the single-user cluster belongs to. */
+  singleUserName: z.string().min(3, "must be the user (email) or service principal application id that owns the cluster"),
+  /** How the cluster names its image: by digest (default) or by the content tag. */
+  imageReference: z.enum(["digest", "tag"]).default("digest"),
+  /** Extra custom tags (cost tags are added from dcs:team and dcs:costCenter). */
+  tags: tagMap.default({}),
+  /** Extra Spark environment variables. */
+  sparkEnvVars: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "environment variable names are upper case"), z.string()).default({}),
+});
+
+export const daskSchema = z
+  .strictObject({
+    schedulerPort: port.default(8786),
+    dashboardPort: port.default(8787),
+    workerThreads: z.number().int().min(1).max(512).optional(),
+    workerMemory: z.string().regex(/^(auto|\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))$/, "must be auto or a size such as 8GiB").optional(),
+    connectRetries: z.number().int().min(1).max(1000).default(60),
+  })
+  .default({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 });
+
+/** The whole `dcs:*` namespace. Keys are the part after `dcs:`. */
+export const stackConfigSchema = z.strictObject({
+  environment: z.enum(["dev", "test", "prod"]).optional(),
+  team: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, "must be a short lower-case team name such as hydrology"),
+  costCenter: z.string().min(1, "must name the cost center billed for the cluster"),
+  location: z.string().regex(/^[a-z0-9]+$/, "must be an Azure region such as westeurope"),
+  tags: tagMap.default({}),
+  resourceGroup: resourceGroupSchema,
+  registry: registrySchema,
+  pullIdentity: pullIdentitySchema,
+  pullSecret: pullSecretSchema.default({ key: "acr-pull", readers: [] }),
+  pullClientSecret: z.string().min(1).optional(),
+  image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", context: "infra/image", push: { mode: "dockerConfig" } }),
+  pushClientSecret: z.string().min(1).optional(),
+  workspace: workspaceSchema,
+  containerServices: z
+    .strictObject({
+      /** This stack owns the workspace's enableDcs switch (workspace admins). */
+      manage: z.boolean().default(false),
+      /** The stack declares the switch and nothing else: a platform admin's stack. */
+      only: z.boolean().default(false),
+    })
+    .default({ manage: false, only: false }),
+  initScripts: initScriptsSchema.default({ store: "workspace", dir: "infra/init-scripts" }),
+  cluster: clusterSchema,
+  dask: daskSchema,
+});
+
+export type Parsed = z.infer<typeof stackConfigSchema>;
