@@ -95,12 +95,14 @@ export function hashBuildContext(dir: string, buildArgs: Record<string, string> 
       h.update(`link\0${entry.path}\0${path.relative(root, target).split(path.sep).join("/")}\0`);
       continue;
     }
+    // The content enters as its own fixed-size digest: bytes of a file cannot pass for another entry.
     h.update(`file\0${entry.path}\0${entry.executable ? "x" : "-"}\0`);
-    h.update(fs.readFileSync(full));
+    h.update(createHash("sha256").update(fs.readFileSync(full)).digest());
     h.update("\0");
   }
   for (const key of Object.keys(buildArgs).sort()) {
-    h.update(`arg\0${key}\0${buildArgs[key]}\0`);
+    // JSON-encoded, so a NUL in a value cannot pass for the start of another argument.
+    h.update(`arg\0${JSON.stringify(key)}\0${JSON.stringify(buildArgs[key])}\0`);
   }
   return h.digest("hex");
 }

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
-import { ClusterImage, IMAGE_PLATFORM, planImageBuild, type ClusterImageArgs } from "../components/clusterImage";
+import { baseImage, ClusterImage, IMAGE_PLATFORM, planImageBuild, projectRelative, type ClusterImageArgs } from "../components/clusterImage";
 import { isDigestReference } from "../components/naming";
 import { RenderError } from "../stacks/render/engine";
 import { one, recordResources } from "./helpers/record";
@@ -22,29 +22,70 @@ afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, fo
 function declare(args: Partial<ClusterImageArgs> & { context: string }) {
   return () => {
     const image = new ClusterImage("image", { registryServer: "dcshydrodev.azurecr.io", runtime: "16.4-LTS", repository: "hydrology/dask", ...args });
-    return { imageRef: image.imageRef, tag: image.tag, imageName: image.imageName };
+    return { digestRef: image.digestRef, tag: image.tag, imageName: image.imageName };
   };
 }
 
 describe("ClusterImage", () => {
   it("builds for linux/amd64 with the runtime and label arguments and pushes under the content tag", async () => {
     const ctx = context();
-    const plan = planImageBuild({ context: ctx, runtime: "16.4-LTS", source: "https://example.org/repo" });
-    const r = await recordResources(declare({ context: ctx, source: "https://example.org/repo" }));
+    const root = path.dirname(ctx);
+    const rel = path.basename(ctx);
+    const plan = planImageBuild({ context: rel, projectRoot: root, runtime: "16.4-LTS", source: "https://example.org/repo" });
+    const r = await recordResources(declare({ context: rel, projectRoot: root, source: "https://example.org/repo" }));
     const img = one(r, IMAGE);
     expect(img.inputs.imageName).toBe(`dcshydrodev.azurecr.io/hydrology/dask:${plan.tag}`);
-    expect(img.inputs.build).toMatchObject({
-      context: ctx,
-      dockerfile: path.join(ctx, "Dockerfile"),
+    // Relative to the project, as the Docker provider resolves them from its working directory.
+    expect(img.inputs.build).toEqual({
+      context: rel,
+      dockerfile: `${rel}/Dockerfile`,
       platform: IMAGE_PLATFORM,
-      args: { RUNTIME_TAG: "16.4-LTS", IMAGE_SOURCE: "https://example.org/repo", IMAGE_REVISION: plan.contextHash, IMAGE_VERSION: plan.tag },
+      builderVersion: "BuilderBuildKit",
+      args: {
+        RUNTIME_TAG: "16.4-LTS",
+        BASE_IMAGE: "databricksruntime/standard:16.4-LTS",
+        IMAGE_SOURCE: "https://example.org/repo",
+        IMAGE_REVISION: plan.contextHash,
+        IMAGE_VERSION: plan.tag,
+      },
     });
     expect(IMAGE_PLATFORM).toBe("linux/amd64");
     expect(img.inputs.skipPush).toBe(false);
     expect(plan.tag).toMatch(/^16\.4-lts-[0-9a-f]{12}$/);
     expect(r.outputs.tag).toBe(plan.tag);
-    expect(isDigestReference(String(r.outputs.imageRef))).toBe(true);
-    expect(String(r.outputs.imageRef)).toMatch(/^dcshydrodev\.azurecr\.io\/hydrology\/dask@sha256:/);
+    expect(isDigestReference(String(r.outputs.digestRef))).toBe(true);
+    expect(String(r.outputs.digestRef)).toMatch(/^dcshydrodev\.azurecr\.io\/hydrology\/dask@sha256:/);
+    expect(r.outputs.imageName).toBe(`dcshydrodev.azurecr.io/hydrology/dask:${plan.tag}`);
+  });
+
+  it("gives the engine the same paths and tag from any checkout path, and a changed build path only when the project's layout changes", () => {
+    const a = context();
+    const b = context();
+    const planA = planImageBuild({ context: path.basename(a), projectRoot: path.dirname(a), runtime: "16.4-LTS" });
+    const planB = planImageBuild({ context: b, projectRoot: path.dirname(b), runtime: "16.4-LTS" }); // absolute in, relative out
+    expect(planB.context).toBe(path.basename(b));
+    expect(planA.tag).toBe(planB.tag);
+    expect(projectRelative("/p/infra/image", "/p")).toBe("infra/image");
+    expect(projectRelative("infra/image/", "/p")).toBe("infra/image");
+  });
+
+  it("pins the base by digest when asked, and the digest moves the tag", () => {
+    const ctx = context();
+    const digest = `sha256:${"c".repeat(64)}`;
+    const plain = planImageBuild({ context: ctx, runtime: "16.4-LTS" });
+    const pinned = planImageBuild({ context: ctx, runtime: "16.4-LTS", baseDigest: digest });
+    expect(pinned.buildArgs.BASE_IMAGE).toBe(`databricksruntime/standard:16.4-LTS@${digest}`);
+    expect(baseImage("16.4-LTS")).toBe("databricksruntime/standard:16.4-LTS");
+    expect(pinned.tag).not.toBe(plain.tag);
+  });
+
+  it("waits for what it is told to (the AcrPush grant) before building", async () => {
+    const r = await recordResources(() => {
+      const gate = new pulumi.CustomResource("test:index:Gate", "gate", {});
+      const image = new ClusterImage("image", { registryServer: "r.azurecr.io", runtime: "16.4-LTS", context: context(), dependsOn: [gate] });
+      return { tag: image.tag };
+    });
+    expect(one(r, IMAGE).dependencies).toContain(one(r, "test:index:Gate").urn);
   });
 
   it("keeps its tag for an unchanged context and gets a new one when the context changes", () => {

@@ -48,14 +48,23 @@ describe("the committed stack files", () => {
     expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 });
   });
 
-  it("prod parses: protected registry, managed toggle, secret reference for pulls, push secret required", () => {
+  it("prod parses: protected registry, managed toggle, its own secret scope, both secrets required", () => {
     const raw = stackRaw("prod");
-    expect(secretKeysNeeded(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dcs:${k}`, v])))).toEqual(["pushClientSecret"]);
-    const c = parseTeam({ ...raw, pushClientSecret: "push" }, "prod");
+    expect(secretKeysNeeded(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dcs:${k}`, v])))).toEqual(["pullClientSecret", "pushClientSecret"]);
+    const c = parseTeam({ ...raw, pullClientSecret: "pull", pushClientSecret: "push" }, "prod");
     expect(c.environment).toBe("prod");
     expect(c.registryProtected).toBe(true);
     expect(c.containerServices.manage).toBe(true);
-    expect(c.pullIdentity.secretReference).toMatch(/^\{\{secrets\//);
+    expect(c.pullIdentity.secretReference).toBeUndefined();
+    expect(c.pullSecret).toEqual({ scope: "dcs-hydrology-prod", key: "acr-pull", readers: [] });
+    expect(c.image.push).toMatchObject({ mode: "servicePrincipal", objectId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it("defaults: digest references, 10 tags kept by a daily purge, a 300 s wait after new grants", () => {
+    const c = parseTeam(devWithSecret());
+    expect(c.cluster.imageReference).toBe("digest");
+    expect(c.registry).toMatchObject({ keepTags: 10, purgeSchedule: "0 3 * * *", grantWaitSeconds: 300 });
+    expect(c.image.baseDigest).toBeUndefined();
   });
 });
 
@@ -94,6 +103,18 @@ const cases: Case[] = [
   ["stack name that is no environment", () => undefined, "dcs:environment", /not named dev, test or prod/, "staging"],
   ["image runtime that is not LTS", (r) => (r.image.runtime = "latest"), "dcs:image.runtime", /long-term-support runtime tag/],
   ["no location", (r) => delete r.location, "dcs:location", /required/],
+  ["reserved cluster tag Name", (r) => (r.cluster.tags = { Name: "mine" }), "dcs:cluster.tags.Name", /reserved.*Vendor/],
+  ["reserved tag ClusterId among the stack's tags", (r) => (r.tags = { ClusterId: "x" } as never), "dcs:tags.ClusterId", /Databricks sets on every cluster/],
+  ["reserved cluster tag Creator", (r) => (r.cluster.tags = { Creator: "me" }), "dcs:cluster.tags.Creator", /reserved/],
+  ["service-principal push without object id", (r) => (r.image.push = { mode: "servicePrincipal", clientId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /grants this service principal AcrPush/],
+  ["push object id outside servicePrincipal mode", (r) => (r.image.push = { mode: "dockerConfig", objectId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /only used with/],
+  ["a scope of its own and an external reference", (r) => { r.pullIdentity.secretReference = "{{secrets/sec/pull}}"; delete r.pullClientSecret; r.pullSecret = { scope: "mine" }; }, "dcs:pullSecret.scope", /declares no secret scope/],
+  ["secret scope name with a space", (r) => (r.pullSecret = { scope: "dcs hydrology" }), "dcs:pullSecret.scope", /128 letters/],
+  ["base digest without sha256", (r) => (r.image.baseDigest = "abc123"), "dcs:image.baseDigest", /sha256:<64 hex digits>/],
+  ["image reference that is neither digest nor tag", (r) => (r.cluster.imageReference = "latest"), "dcs:cluster.imageReference", /digest|tag/],
+  ["no tag kept", (r) => (r.registry.keepTags = 0), "dcs:registry.keepTags", /at least 1 tag/],
+  ["purge schedule that is not cron", (r) => (r.registry.purgeSchedule = "daily"), "dcs:registry.purgeSchedule", /five-field cron/],
+  ["grant wait above half an hour", (r) => (r.registry.grantWaitSeconds = 3600), "dcs:registry.grantWaitSeconds", /1800/],
 ];
 
 describe("bad configuration is rejected before anything is created, naming the key", () => {

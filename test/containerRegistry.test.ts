@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ACR_PULL_ROLE_ID, ContainerRegistry, roleDefinitionIdFor, validateContainerRegistryArgs, type ContainerRegistryArgs } from "../components/containerRegistry";
+import { ACR_PULL_ROLE_ID, ACR_PUSH_ROLE_ID, ContainerRegistry, roleDefinitionIdFor, validateContainerRegistryArgs, type ContainerRegistryArgs } from "../components/containerRegistry";
 import { RenderError } from "../stacks/render/engine";
 import { input, one, ofType, recordResources } from "./helpers/record";
 
 const REGISTRY = "azure-native:containerregistry:Registry";
 const GROUP = "azure-native:resources:ResourceGroup";
 const ROLE = "azure-native:authorization:RoleAssignment";
+const SLEEP = "time:index/sleep:Sleep";
 const PRINCIPAL = "9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+const PUSHER = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a";
 
 const base: ContainerRegistryArgs = {
   location: "westeurope",
@@ -42,6 +44,26 @@ describe("ContainerRegistry", () => {
     expect(r.outputs.loginServer).toBe("dcshydrodev.azurecr.io");
     expect(r.outputs.registryName).toBe("dcshydrodev");
     expect(r.invokes).toHaveLength(0);
+  });
+
+  it("keeps the AcrPull assignment it declared before under its old URN, and waits after it", async () => {
+    const r = await recordResources(declare({ grantWaitSeconds: 120 }));
+    const role = one(r, ROLE);
+    // Where the assignment lived before it moved into RegistryGrant (directly under the registry): the engine maps that state to it.
+    expect(role.aliases).toEqual([`urn:pulumi:test::dcs-platform::dcs:index:ContainerRegistry$${ROLE}::registry-acrpull`]);
+    const wait = one(r, SLEEP);
+    expect(wait.inputs.createDuration).toBe("120s");
+    expect(wait.dependencies).toContain(role.urn);
+    expect(ofType(r, ROLE).map((x) => x.inputs.principalId)).toEqual([PRINCIPAL]);
+  });
+
+  it("grants AcrPush to a push principal, with its own wait", async () => {
+    const r = await recordResources(declare({ pushPrincipalObjectId: PUSHER }));
+    const push = ofType(r, ROLE).find((x) => x.inputs.principalId === PUSHER)!;
+    expect(push.inputs.roleDefinitionId).toBe(`/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/${ACR_PUSH_ROLE_ID}`);
+    expect(ACR_PUSH_ROLE_ID).toBe("8311e382-0749-4cb8-b61a-304f252e45ec");
+    expect(ofType(r, SLEEP).filter((x) => x.dependencies.includes(push.urn))).toHaveLength(1);
+    expect(push.aliases).toEqual([]);
   });
 
   it("references an existing resource group instead of creating one", async () => {

@@ -1,12 +1,12 @@
 import * as databricks from "@pulumi/databricks";
-import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ACCESS_MODE, checkRuntime, DcsCluster, isSecretReference, validateClusterArgs, type DcsClusterArgs } from "../components/dcsCluster";
+import { ACCESS_MODE, checkRuntime, DcsCluster, isSecretReference, RESERVED_CLUSTER_TAGS, validateClusterArgs, type DcsClusterArgs } from "../components/dcsCluster";
+import { RenderError } from "../stacks/render/engine";
 import { one, recordResources } from "./helpers/record";
 
 const CLUSTER = "databricks:index/cluster:Cluster";
 const DIGEST = `dcshydrodev.azurecr.io/hydrology/dask@sha256:${"b".repeat(64)}`;
-const PULL_SECRET = "pull-cluster-secret-93e1";
+const REFERENCE = "{{secrets/dcs-hydrology-test/acr-pull}}";
 
 function declare(args: Partial<DcsClusterArgs> = {}) {
   return () => {
@@ -16,7 +16,7 @@ function declare(args: Partial<DcsClusterArgs> = {}) {
       clusterName: "hydrology-dask-test",
       imageRef: DIGEST,
       pullUsername: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01",
-      pullPassword: pulumi.secret(PULL_SECRET),
+      pullPassword: REFERENCE,
       initScripts: [{ workspace: { destination: "/Shared/dcs/t/dask.sh" } }],
       sparkVersion: "16.4.x-scala2.12",
       nodeType: "Standard_D4ds_v5",
@@ -34,11 +34,11 @@ function declare(args: Partial<DcsClusterArgs> = {}) {
 
 describe("DcsCluster", () => {
   it("boots from the image digest in single-user mode, with the pull identity and init scripts", async () => {
-    const r = await recordResources(declare());
+    const r = await recordResources(declare({ sparkConf: { "spark.databricks.unityCatalog.volumes.enabled": "true" } }));
     const c = one(r, CLUSTER);
-    expect(c.inputs.dockerImage).toBe("[secret]"); // the password is a secret, so the SDK masks the whole block
-    expect(c.secretInputs).toEqual(["dockerImage"]);
-    expect(JSON.stringify(r)).not.toContain(PULL_SECRET);
+    expect(c.inputs.dockerImage).toEqual({ url: DIGEST, basicAuth: { username: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01", password: REFERENCE } });
+    expect(c.secretInputs).toEqual([]);
+    expect(c.inputs.sparkConf).toEqual({ "spark.databricks.unityCatalog.volumes.enabled": "true" });
     expect(c.inputs).toMatchObject({
       clusterName: "hydrology-dask-test",
       sparkVersion: "16.4.x-scala2.12",
@@ -58,12 +58,18 @@ describe("DcsCluster", () => {
     expect(String(r.outputs.clusterId)).toMatch(/^0101-/);
   });
 
-  it("keeps a {{secrets/...}} reference visible: it is not itself a secret", async () => {
-    const r = await recordResources(declare({ pullPassword: "{{secrets/dcs/acr-pull}}" }));
-    const c = one(r, CLUSTER);
-    expect(c.inputs.dockerImage).toEqual({ url: DIGEST, basicAuth: { username: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01", password: "{{secrets/dcs/acr-pull}}" } });
+  it("refuses a raw secret as the registry password, and reserved tags, before declaring anything", async () => {
     expect(isSecretReference("{{secrets/dcs/acr-pull}}")).toBe(true);
     expect(isSecretReference("plain")).toBe(false);
+    const err = await recordResources(declare({ pullPassword: "the-client-secret" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RenderError);
+    expect((err as Error).message).toMatch(/pullPassword must be a \{\{secrets\/<scope>\/<key>\}\} reference/);
+    expect((err as Error).message).not.toContain("the-client-secret");
+    expect((err as RenderError).recorded.filter((x) => x.type === CLUSTER)).toHaveLength(0);
+    for (const tag of RESERVED_CLUSTER_TAGS) {
+      expect(validateClusterArgs({ numWorkers: 1, pullPassword: REFERENCE, customTags: { [tag]: "x" } })).toContain(`custom tags ${tag} are reserved by Databricks`);
+    }
+    expect(RESERVED_CLUSTER_TAGS).toEqual(["Name", "Vendor", "Creator", "ClusterName", "ClusterId"]);
   });
 
   it("looks up an LTS runtime without ML, Genomics or GPU, and a node type, when not configured", async () => {
@@ -86,12 +92,12 @@ describe("DcsCluster", () => {
   });
 
   it("rejects contradictory sizing and too many init scripts", () => {
-    expect(validateClusterArgs({ numWorkers: 2, autoscale: { minWorkers: 1, maxWorkers: 2 } })).toContain("set exactly one of numWorkers and autoscale");
-    expect(validateClusterArgs({})).toContain("set exactly one of numWorkers and autoscale");
-    expect(validateClusterArgs({ autoscale: { minWorkers: 3, maxWorkers: 2 } })).toContain("autoscale.maxWorkers is below autoscale.minWorkers");
-    expect(validateClusterArgs({ numWorkers: 1, autoterminationMinutes: 0 })).toContain("autoterminationMinutes must be positive");
-    expect(validateClusterArgs({ numWorkers: 1, initScripts: Array(11).fill({ workspace: { destination: "/x" } }) })).toContain("a cluster runs at most 10 init scripts");
-    expect(validateClusterArgs({ numWorkers: 1 })).toEqual([]);
+    expect(validateClusterArgs({ pullPassword: REFERENCE, numWorkers: 2, autoscale: { minWorkers: 1, maxWorkers: 2 } })).toContain("set exactly one of numWorkers and autoscale");
+    expect(validateClusterArgs({ pullPassword: REFERENCE })).toContain("set exactly one of numWorkers and autoscale");
+    expect(validateClusterArgs({ pullPassword: REFERENCE, autoscale: { minWorkers: 3, maxWorkers: 2 } })).toContain("autoscale.maxWorkers is below autoscale.minWorkers");
+    expect(validateClusterArgs({ pullPassword: REFERENCE, numWorkers: 1, autoterminationMinutes: 0 })).toContain("autoterminationMinutes must be positive");
+    expect(validateClusterArgs({ pullPassword: REFERENCE, numWorkers: 1, initScripts: Array(11).fill({ workspace: { destination: "/x" } }) })).toContain("a cluster runs at most 10 init scripts");
+    expect(validateClusterArgs({ pullPassword: REFERENCE, numWorkers: 1 })).toEqual([]);
   });
 
   it("refuses looked-up runtimes that cannot run the image", () => {

@@ -22,12 +22,20 @@ describe("Pulumi.dev.yaml", () => {
     expect(cluster.inputs.autoterminationMinutes).toBeLessThanOrEqual(30);
   });
 
-  it("pulls with the pull identity's client secret, held as a Pulumi secret", () => {
+  it("keeps the pull secret in a scope of its own, readable by the cluster's owner; the cluster names it by reference", () => {
     const cluster = one(r, "databricks:index/cluster:Cluster");
-    expect(cluster.secretInputs).toEqual(["dockerImage"]);
-    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("[secret]");
+    expect(cluster.secretInputs).toEqual([]);
+    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology-dev/acr-pull}}");
     expect(input(cluster, "dockerImage.basicAuth.username")).toBe("3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01");
-    expect(one(r, "azure-native:authorization:RoleAssignment").inputs.principalId).toBe("9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
+    expect(one(r, "databricks:index/secretScope:SecretScope").inputs.name).toBe("dcs-hydrology-dev");
+    expect(one(r, "databricks:index/secretAcl:SecretAcl").inputs).toMatchObject({ principal: "hydro-dev@contoso.com", permission: "READ" });
+    expect(r.outputs.externalPrerequisites).toEqual([]);
+  });
+
+  it("grants AcrPull to the pull identity and pushes with the runner's own login (no AcrPush grant declared)", () => {
+    const grants = ofType(r, "azure-native:authorization:RoleAssignment");
+    expect(grants.map((g) => g.inputs.principalId)).toEqual(["9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d"]);
+    expect(one(r, "docker:index/image:Image").inputs.registry).toBeUndefined();
   });
 
   it("rejects bad configuration through the real entry before any resource is declared", async () => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Rendering } from "../stacks/render/engine";
-import { input, one, renderForTest } from "./helpers/record";
+import { ACR_PUSH_ROLE_ID } from "../components/registryGrant";
+import { input, one, ofType, renderForTest } from "./helpers/record";
 import { expectSoundGraph } from "./helpers/stack-graph";
 
 describe("Pulumi.prod.yaml", () => {
@@ -27,14 +28,23 @@ describe("Pulumi.prod.yaml", () => {
     expect(cluster.inputs.driverNodeTypeId).not.toBe(cluster.inputs.nodeTypeId);
   });
 
-  it("pulls through a Databricks secret reference and pushes with a secret service-principal password", () => {
+  it("pulls through the secret it declares and pushes with a secret service-principal password", () => {
     const cluster = one(r, "databricks:index/cluster:Cluster");
-    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology/acr-pull-secret}}");
+    expect(input(cluster, "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology-prod/acr-pull}}");
     expect(cluster.secretInputs).toEqual([]);
     const image = one(r, "docker:index/image:Image");
     expect(image.secretInputs).toEqual(["registry"]);
     expect(input(image, "registry.password")).toBe("[secret]");
     expect(input(image, "registry.username")).toBe("7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b");
+  });
+
+  it("grants AcrPush to the push principal and builds only after the grant has had time to apply", () => {
+    const image = one(r, "docker:index/image:Image");
+    const push = ofType(r, "azure-native:authorization:RoleAssignment").find((g) => String(g.inputs.roleDefinitionId).endsWith(ACR_PUSH_ROLE_ID));
+    expect(push?.inputs).toMatchObject({ principalId: "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a", principalType: "ServicePrincipal" });
+    const wait = ofType(r, "time:index/sleep:Sleep").find((s) => s.dependencies.includes(push!.urn));
+    expect(wait?.inputs.createDuration).toBe("300s");
+    expect(image.dependencies).toContain(wait!.urn);
   });
 
   it("uses the workspace's Azure resource id to reach Databricks", () => {

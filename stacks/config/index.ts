@@ -67,6 +67,9 @@ function problemsOfIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyK
         const key = keyOf([...at, k]);
         problems.push({ key, message: unknownKeyHint(key) });
       }
+    } else if (issue.code === "invalid_key") {
+      // A map key that fails its own rule (a reserved tag, say): the inner issues say why.
+      for (const inner of issue.issues) problems.push({ key: keyOf(at), message: inner.message });
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
       problems.push({ key: keyOf(at), message: "is required" });
     } else {

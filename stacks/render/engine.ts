@@ -57,6 +57,10 @@ export interface RenderedResource {
   dependencies: string[];
   protect: boolean;
   retainOnDelete: boolean;
+  /** Replaced by deleting first, then creating (the deleteBeforeReplace option). */
+  deleteBeforeReplace: boolean;
+  /** URNs this resource was known by before (the aliases option): state under them is kept, not replaced. */
+  aliases: string[];
 }
 
 export interface RenderedInvoke {
@@ -243,6 +247,8 @@ interface MonitorRequest {
   getCustom(): boolean;
   getProtect(): boolean;
   getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getAliasesList?(): { getUrn(): string; getSpec(): { getName(): string; getType(): string; getParenturn(): string; getNoparent(): boolean } | undefined }[];
   getDependenciesList(): string[];
   getObject(): Parameters<typeof runtimeRpc.deserializeProperties>[0];
 }
@@ -381,6 +387,17 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
       dependencies: [...new Set(req.getDependenciesList())].sort(),
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
+      aliases: (req.getAliasesList?.() ?? [])
+        .map((a) => {
+          const spec = a.getSpec();
+          if (a.getUrn()) return a.getUrn();
+          if (!spec) return "";
+          const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+          return monitor.newUrn(parent, spec.getType() || req.getType(), spec.getName() || req.getName());
+        })
+        // Provider SDKs alias every type to its API-versioned tokens (azure-native's `/v2020...`): not the program's, left out.
+        .filter((u) => u !== "" && !/\/v\d{8}[a-z0-9]*:[A-Za-z]+::[^:]*$/.test(u)),
     });
     return register(req, callback);
   };

@@ -5,11 +5,38 @@
 import * as path from "node:path";
 import { expect } from "vitest";
 import { isDigestReference } from "../../components/naming";
-import { readInitScripts } from "../../components/initScripts";
+import { readInitScripts, SCRIPTS_HASH_VAR, scriptsHash } from "../../components/initScripts";
+import { ACR_PULL_ROLE_ID } from "../../components/registryGrant";
 import type { Rendering } from "../../stacks/render/engine";
 import { FAKE_SECRETS, input, one, ofType, providerUrn, ROOT } from "./record";
 
-export const STACK_OUTPUTS = ["clusterId", "clusterUrl", "containerServicesManaged", "imageRef", "imageTag", "initScriptDestinations", "registryLoginServer"];
+export const STACK_OUTPUTS = [
+  "clusterId",
+  "clusterUrl",
+  "containerServicesManaged",
+  "externalPrerequisites",
+  "imageRef",
+  "imageTag",
+  "initScriptDestinations",
+  "pullSecretReference",
+  "registryLoginServer",
+];
+
+/** URNs `urn` depends on, directly or through its dependencies. */
+export function dependencyClosure(r: Rendering, urn: string): Set<string> {
+  const byUrn = new Map(r.resources.map((x) => [x.urn, x]));
+  const seen = new Set<string>();
+  const visit = (u: string) => {
+    for (const dep of byUrn.get(u)?.dependencies ?? []) {
+      if (!seen.has(dep)) {
+        seen.add(dep);
+        visit(dep);
+      }
+    }
+  };
+  visit(urn);
+  return seen;
+}
 
 const UPLOAD_TYPES = ["databricks:index/workspaceFile:WorkspaceFile", "databricks:index/file:File", "databricks:index/dbfsFile:DbfsFile"];
 
@@ -22,7 +49,10 @@ export function expectSoundGraph(r: Rendering): void {
   // The image: built from infra/image for linux/amd64, pushed to the stack's own registry.
   const registry = one(r, "azure-native:containerregistry:Registry");
   const image = one(r, "docker:index/image:Image");
-  expect(input(image, "build.context")).toBe(path.join(ROOT, "infra", "image"));
+  // Paths as the engine receives them: relative to the project, so no checkout path reaches the Docker provider.
+  expect(input(image, "build.context")).toBe("infra/image");
+  expect(input(image, "build.dockerfile")).toBe("infra/image/Dockerfile");
+  expect(JSON.stringify(r.resources)).not.toContain(ROOT);
   expect(input(image, "build.platform")).toBe("linux/amd64");
   expect(String(image.inputs.imageName)).toBe(`${String(r.outputs.registryLoginServer)}/hydrology/dask:${String(r.outputs.imageTag)}`);
   expect(image.dependencies).toContain(registry.urn);
@@ -33,6 +63,39 @@ export function expectSoundGraph(r: Rendering): void {
   const url = input(cluster, "dockerImage.url");
   expect(url).toBe(r.outputs.imageRef);
   expect(isDigestReference(String(url))).toBe(true);
+
+  // It waits for the applied AcrPull grant: the pull identity's assignment, then the propagation wait.
+  const before = dependencyClosure(r, cluster.urn);
+  const pullGrant = ofType(r, "azure-native:authorization:RoleAssignment").find((x) => String(x.inputs.roleDefinitionId).endsWith(ACR_PULL_ROLE_ID));
+  expect(pullGrant, "AcrPull assignment").toBeDefined();
+  const pullWait = ofType(r, "time:index/sleep:Sleep").find((x) => x.dependencies.includes(pullGrant!.urn));
+  expect(pullWait, "wait after the AcrPull assignment").toBeDefined();
+  expect(cluster.dependencies).toContain(pullWait!.urn);
+  expect(before).toContain(pullGrant!.urn);
+
+  // The pull secret: a reference to a secret the stack declares (or names, when external), never the value.
+  const password = String(input(cluster, "dockerImage.basicAuth.password"));
+  expect(password).toBe(r.outputs.pullSecretReference);
+  expect(password).toMatch(/^\{\{secrets\/[^/]+\/[^/]+\}\}$/);
+  expect(cluster.secretInputs).toEqual([]);
+  const secrets = ofType(r, "databricks:index/secret:Secret");
+  if ((r.outputs.externalPrerequisites as string[]).length === 0) {
+    const scope = one(r, "databricks:index/secretScope:SecretScope");
+    const secret = one(r, "databricks:index/secret:Secret");
+    expect(password).toBe(`{{secrets/${String(scope.inputs.name)}/${String(secret.inputs.key)}}}`);
+    expect(secret.secretInputs).toEqual(["stringValue"]);
+    expect(secret.inputs.stringValue).toBe("[secret]");
+    expect(cluster.dependencies).toContain(secret.urn);
+    const acls = ofType(r, "databricks:index/secretAcl:SecretAcl");
+    expect(acls.map((a) => a.inputs.principal)).toContain(cluster.inputs.singleUserName);
+    for (const acl of acls) {
+      expect(acl.inputs).toMatchObject({ scope: scope.inputs.name, permission: "READ" });
+      expect(cluster.dependencies).toContain(acl.urn);
+    }
+  } else {
+    expect(secrets).toHaveLength(0);
+    expect(ofType(r, "databricks:index/secretScope:SecretScope")).toHaveLength(0);
+  }
   expect(String(url).startsWith(`${String(r.outputs.registryLoginServer)}/`)).toBe(true);
   expect(cluster.dependencies).toContain(image.urn);
   expect(cluster.inputs.dataSecurityMode).toBe("SINGLE_USER");
@@ -72,9 +135,10 @@ export function expectSoundGraph(r: Rendering): void {
   }
   expect(cluster.inputs.customTags).toMatchObject({ environment: expect.any(String), team: expect.any(String), costCenter: expect.any(String) });
 
-  // Secrets: no fake secret value anywhere, and the pull password masked or a reference.
+  // The edit of an init script reaches the cluster spec through the scripts' content hash.
+  expect(input(cluster, `sparkEnvVars.${SCRIPTS_HASH_VAR}`)).toBe(scriptsHash(scripts));
+
+  // Secrets: no fake secret value anywhere.
   const text = JSON.stringify(r);
   for (const secret of Object.values(FAKE_SECRETS)) expect(text).not.toContain(secret);
-  const password = input(cluster, "dockerImage.basicAuth.password");
-  expect(password === "[secret]" || /^\{\{secrets\/[^}]+\}\}$/.test(String(password))).toBe(true);
 }
