@@ -83,13 +83,18 @@ describe("each policy passes a sound stack and flags its violation", () => {
     ["acr-admin-user-dev-only", () => [registry({ adminUserEnabled: true, tags: { ...TAGS, environment: "dev" } }, false, "dev"), cluster()], /dev registry registry-acr enables the admin user/],
     ["acr-anonymous-pull-disabled", () => [registry({ anonymousPullEnabled: true }), cluster()], /allows anonymous pull/],
     [
-      "cluster-image-by-digest",
-      () => [registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: { username: "u", password: "p" } } })],
-      /runs image "dcshydroprod\.azurecr\.io\/hydrology\/dask:latest", which is not pinned by digest/,
+      "cluster-image-pinned",
+      () => [registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: { username: "u", password: "{{secrets/s/k}}" } } })],
+      /runs image dcshydroprod\.azurecr\.io\/hydrology\/dask:latest: latest moves with every push/,
+    ],
+    [
+      "cluster-pull-secret-by-reference",
+      () => [registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: "the-client-secret" } } })],
+      /carries its registry password in dockerImage\.basicAuth\.password, where other users of the workspace can read it/,
     ],
     [
       "cluster-image-from-stack-registry",
-      () => [registry(), cluster({ dockerImage: { url: `elsewhere.azurecr.io/x@sha256:${"d".repeat(64)}`, basicAuth: { username: "u", password: "p" } } })],
+      () => [registry(), cluster({ dockerImage: { url: `elsewhere.azurecr.io/x@sha256:${"d".repeat(64)}`, basicAuth: { username: "u", password: "{{secrets/s/k}}" } } })],
       /pulls its image from elsewhere\.azurecr\.io, not from a registry of this stack \(dcshydroprod\.azurecr\.io\)/,
     ],
     [
@@ -169,7 +174,7 @@ describe("edges of the rules", () => {
     expect(policies([registry({ anonymousPullEnabled: undefined }), noAuth], {}, "absent")).toEqual(["mandatory:cluster-image-basic-auth"]);
     expect(policies([registry({ anonymousPullEnabled: undefined }), noAuth])).toEqual([]); // a recorded preview: basicAuth may not be known yet
     expect(evaluateStack([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: "" } } })])[0].message).toMatch(/\(password missing\)/);
-    expect(evaluateStack([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { password: "p" } } })], {}, { undefinedMeans: "absent" })[0].message).toMatch(/\(username missing\)/);
+    expect(evaluateStack([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { password: "{{secrets/s/k}}" } } })], {}, { undefinedMeans: "absent" })[0].message).toMatch(/\(username missing\)/);
   });
 
   it("matches the image host against the registry's name or login server, case-insensitively", () => {
@@ -212,9 +217,21 @@ describe("edges of the rules", () => {
 
   it("judges secrets in Pulumi's wire format by their value", () => {
     const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
-    expect(policies([registry(), cluster({ dockerImage: { url: secret(DIGEST), basicAuth: { username: "u", password: secret("p") } }, customTags: { ...TAGS, team: secret("t") } })])).toEqual([]);
+    expect(policies([registry(), cluster({ dockerImage: { url: secret(DIGEST), basicAuth: { username: "u", password: secret("{{secrets/s/k}}") } }, customTags: { ...TAGS, team: secret("t") } })])).toEqual([]);
+    // A secret value is still a value: a raw client secret in the spec is refused, wrapped or not.
+    expect(policies([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: secret("raw") } } })])).toEqual(["mandatory:cluster-pull-secret-by-reference"]);
     expect(policies([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: secret("") } } })])).toEqual(["mandatory:cluster-image-basic-auth"]);
     expect(policies([registry(), cluster({ dockerImage: { url: DIGEST, basicAuth: { username: "u", password: secret(UNKNOWN_STRING) } } })], {}, "absent")).toEqual([]);
+  });
+
+  it("accepts the content tag of an image the stack builds, and no other tag", () => {
+    const built = "dcshydroprod.azurecr.io/hydrology/dask:16.4-lts-0123456789ab";
+    const auth = { username: "u", password: "{{secrets/s/k}}" };
+    expect(policies([registry(), image(), cluster({ dockerImage: { url: built, basicAuth: auth } })])).toEqual([]);
+    expect(policies([registry(), image(), cluster({ dockerImage: { url: built.replace("0123", "9999"), basicAuth: auth } })])).toEqual(["mandatory:cluster-image-pinned"]);
+    // While the image's name is not known yet, a tag cannot be ruled out.
+    expect(policies([registry(), image({ imageName: "(computed: x)" }), cluster({ dockerImage: { url: built.replace("0123", "9999"), basicAuth: auth } })])).toEqual([]);
+    expect(policies([registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask", basicAuth: auth } })])).toEqual(["mandatory:cluster-image-pinned"]);
   });
 
   it("fills in defaults for settings not given", () => {
@@ -296,7 +313,7 @@ describe("a deliberately bad stack", () => {
     expect(evaluateStack(bad(), {}, { undefinedMeans: "absent" }).map((f) => `${f.enforcement}:${f.policy}:${f.resource}`)).toEqual([
       "mandatory:acr-admin-user-disabled:registry-acr",
       "mandatory:acr-anonymous-pull-disabled:registry-acr",
-      "mandatory:cluster-image-by-digest:cluster-cluster",
+      "mandatory:cluster-image-pinned:cluster-cluster",
       "mandatory:cluster-image-from-stack-registry:cluster-cluster",
       "mandatory:cluster-dedicated-access-mode:cluster-cluster",
       "mandatory:cluster-runtime-supports-containers:cluster-cluster",
@@ -313,7 +330,7 @@ describe("a deliberately bad stack", () => {
       [
         "mandatory:acr-admin-user-disabled",
         "mandatory:acr-anonymous-pull-disabled",
-        "mandatory:cluster-image-by-digest",
+        "mandatory:cluster-image-pinned",
         "mandatory:cluster-image-from-stack-registry",
         "mandatory:cluster-dedicated-access-mode",
         "mandatory:cluster-runtime-supports-containers",
