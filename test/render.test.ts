@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { diffRenderings, diffToMarkdown, toJson, toMarkdown, toMermaid, toSummary } from "../stacks/render/report";
+import { clusterPathEffect, diffRenderings, diffToMarkdown, toJson, toMarkdown, toMermaid, toSummary } from "../stacks/render/report";
 import type { Rendering } from "../stacks/render/engine";
 import { FAKE_SECRETS, renderForTest, ROOT } from "./helpers/record";
 
@@ -79,6 +79,21 @@ describe("npm start (the command line)", () => {
     expect(results.dev2.stdout).toBe("");
   });
 
+  it("renders the same bytes from another checkout path: the engine receives no absolute path", async () => {
+    const copy = path.join(tmp, "elsewhere", "checkout");
+    fs.mkdirSync(copy, { recursive: true });
+    for (const entry of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "stacks", "components", "policy", "infra"]) {
+      fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
+    const out = path.join(tmp, "elsewhere.json");
+    await run(TSX, [path.join(copy, "stacks", "render", "cli.ts"), "--stack", "dev", "--out", out, "--quiet"], { cwd: copy });
+    const here = fs.readFileSync(path.join(tmp, "a", "dev.json"), "utf8");
+    expect(fs.readFileSync(out, "utf8")).toBe(here);
+    const image = JSON.parse(here).resources.find((x: { type: string }) => x.type === "docker:index/image:Image");
+    expect(image.inputs.build).toMatchObject({ context: "infra/image", dockerfile: "infra/image/Dockerfile" });
+  }, 60_000);
+
   it("prints the changes against an older rendering with --diff", async () => {
     const old = JSON.parse(fs.readFileSync(path.join(tmp, "a", "dev.json"), "utf8"));
     const cluster = old.resources.find((x: { type: string }) => x.type === "databricks:index/cluster:Cluster");
@@ -134,7 +149,20 @@ describe("rendered outputs", () => {
       const texts = [toJson(r), toSummary(r), toMarkdown(r), diffToMarkdown(diffRenderings(prod, r), r.stack)];
       for (const text of texts) for (const secret of Object.values(FAKE_SECRETS)) expect(text).not.toContain(secret);
     }
-    expect(toJson(dev)).toContain('"password": "[secret]"');
+    expect(toJson(dev)).toContain('"stringValue": "[secret]"');
+    // The cluster spec holds the reference, never a secret.
+    expect(toJson(dev)).toContain('"password": "{{secrets/dcs-hydrology-dev/acr-pull}}"');
+  });
+
+  it("show an external secret reference as a prerequisite someone outside the stack must meet", async () => {
+    const r = await renderForTest("dev", { "dcs:pullIdentity": { clientId: "3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01", objectId: "9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d", secretReference: "{{secrets/security-team/acr-hydrology}}" } });
+    expect(r.resources.filter((x) => x.type.startsWith("databricks:index/secret"))).toEqual([]);
+    expect(r.placeholderSecrets).toEqual([]);
+    const summary = toSummary(r);
+    expect(summary).toMatch(/External prerequisites[^\n]*\n {2}\* Databricks secret \{\{secrets\/security-team\/acr-hydrology\}\} exists/);
+    expect(summary).toContain("READ on it to hydro-dev@contoso.com");
+    expect(toMarkdown(r)).toContain("## External prerequisites");
+    expect(toSummary(dev)).not.toContain("External prerequisites");
   });
 
   it("draw components as subgraphs and dependencies as edges", () => {
@@ -157,9 +185,56 @@ describe("rendered outputs", () => {
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([]);
     const byName = Object.fromEntries(d.changed.map((c) => [c.urn.split("::").pop(), c.changes.map((x) => x.path)]));
-    expect(byName["cluster-cluster"]).toEqual(["inputs.autoscale.maxWorkers"]);
+    // The edited script reaches the cluster spec: its content hash is an environment variable there.
+    expect(byName["cluster-cluster"]).toEqual(["inputs.autoscale.maxWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
     expect(byName[`init-scripts-${script.replace(/\.sh$/, "").replace(/[^A-Za-z0-9-]+/g, "-")}`]).toEqual(["inputs.contentBase64"]);
-    expect(diffToMarkdown(d, "dev")).toContain("0 to add, 2 to change, 0 to remove.");
+    const text = diffToMarkdown(d, "dev");
+    expect(text).toContain("0 to add, 2 to change, 0 to remove.");
+    expect(text).toContain("`cluster-cluster` (databricks:index/cluster:Cluster) (restarts the cluster if it is running)");
+    expect(text).toMatch(/`inputs\.autoscale\.maxWorkers`: `3` -> `6` \[resize\]/);
+    expect(text).toMatch(/`inputs\.sparkEnvVars\.DCS_INIT_SCRIPTS_SHA256`: `[0-9a-f]{64}` -> `[0-9a-f]{64}` \[restart\]/);
+    expect(text).toContain("> **Restarts:** `cluster-cluster`");
     expect(diffToMarkdown(diffRenderings(base, base), "dev")).toContain("No changes");
+  });
+
+  it("diff tells a resize from a restart", async () => {
+    const base = JSON.parse(toJson(dev));
+    const resized = JSON.parse(toJson(dev));
+    const cluster = (doc: { resources: { type: string; inputs: Record<string, unknown> }[] }) => doc.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
+    (cluster(resized).inputs.autoscale as { maxWorkers: number }).maxWorkers = 8;
+    const onlySize = diffRenderings(base, resized);
+    expect(onlySize.changed.map((c) => c.effect)).toEqual(["resize"]);
+    expect(diffToMarkdown(onlySize, "dev")).toContain("(resizes a running cluster, no restart)");
+    expect(diffToMarkdown(onlySize, "dev")).not.toContain("Restarts:");
+    for (const [key, value] of [["sparkVersion", "17.3.x-scala2.13"], ["nodeTypeId", "Standard_E8ds_v5"], ["customTags", { team: "x" }]] as const) {
+      const edited = JSON.parse(toJson(dev));
+      cluster(edited).inputs[key] = value;
+      expect(diffRenderings(base, edited).changed[0].effect, key).toBe("restart");
+    }
+    const image = JSON.parse(toJson(dev));
+    (cluster(image).inputs.dockerImage as { url: string }).url = "x.azurecr.io/r:t";
+    expect(diffRenderings(base, image).changed[0].effect).toBe("restart");
+    expect(clusterPathEffect("inputs.libraries[0].pypi.package")).toBe("none");
+    expect(clusterPathEffect("inputs.numWorkers")).toBe("resize");
+  });
+
+  it("volumes store: the cluster gets the Spark setting custom containers need for Unity Catalog volumes", async () => {
+    const r = await renderForTest("dev", { "dcs:initScripts": { store: "volumes", path: "/Volumes/hydro/dcs/scripts/dev" } });
+    const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
+    expect(cluster.inputs.sparkConf).toEqual({ "spark.databricks.unityCatalog.volumes.enabled": "true" });
+    expect(cluster.inputs.initScripts).toEqual([{ volumes: { destination: "/Volumes/hydro/dcs/scripts/dev/init_script_dask.sh" } }]);
+    expect(dev.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!.inputs.sparkConf).toEqual({});
+  });
+
+  it("imageReference tag: the cluster names the content tag, only once the image is pushed, and the policies accept it", async () => {
+    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"];
+    const r = await renderForTest("dev", { "dcs:cluster": { ...devCluster, imageReference: "tag" } });
+    const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
+    const image = r.resources.find((x) => x.type === "docker:index/image:Image")!;
+    expect(cluster.inputs.dockerImage).toMatchObject({ url: image.inputs.imageName });
+    expect(String(image.inputs.imageName)).toMatch(/:16\.4-lts-[0-9a-f]{12}$/);
+    expect(cluster.dependencies).toContain(image.urn);
+    expect(r.outputs.imageRef).toBe(image.inputs.imageName);
+    expect(r.findings).toEqual([]);
   });
 });

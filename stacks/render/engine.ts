@@ -185,12 +185,20 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
-/** Shortens file contents to a hash and size: diffs stay readable, changes stay visible. */
+/**
+ * Makes encoded contents reviewable: file contents become a hash and size
+ * (diffs stay readable, changes stay visible); an ACR task's base64 YAML is
+ * shown decoded.
+ */
 function summarizeContent(inputs: Record<string, unknown>): Record<string, unknown> {
   const out = { ...inputs };
   if (typeof out.contentBase64 === "string") {
     const bytes = Buffer.from(out.contentBase64, "base64");
     out.contentBase64 = `sha256:${createHash("sha256").update(bytes).digest("hex")} (${bytes.length} bytes)`;
+  }
+  const step = out.step;
+  if (isObject(step) && typeof step.encodedTaskContent === "string" && !step.encodedTaskContent.startsWith("(computed")) {
+    out.step = { ...step, encodedTaskContent: `base64 of: ${Buffer.from(step.encodedTaskContent, "base64").toString("utf8")}` };
   }
   return out;
 }

@@ -50,13 +50,30 @@ const KEY_INPUTS: Record<string, string[]> = {
   "azure-native:resources:ResourceGroup": ["resourceGroupName", "location"],
   "azure-native:containerregistry:Registry": ["registryName", "sku.name", "adminUserEnabled", "anonymousPullEnabled"],
   "azure-native:authorization:RoleAssignment": ["principalId", "roleDefinitionId"],
-  "docker:index/image:Image": ["imageName", "build.platform", "build.context"],
+  "docker:index/image:Image": ["imageName", "build.platform", "build.context", "build.dockerfile", "build.args.BASE_IMAGE"],
+  "time:index/sleep:Sleep": ["createDuration"],
+  "azure-native:containerregistry:Task": ["taskName", "trigger.timerTriggers", "step.encodedTaskContent"],
+  "databricks:index/secretScope:SecretScope": ["name"],
+  "databricks:index/secret:Secret": ["scope", "key", "stringValue"],
+  "databricks:index/secretAcl:SecretAcl": ["scope", "principal", "permission"],
   "pulumi:providers:databricks": ["host", "azureWorkspaceResourceId"],
   "databricks:index/workspaceConf:WorkspaceConf": ["customConfig.enableDcs"],
   "databricks:index/workspaceFile:WorkspaceFile": ["path", "contentBase64"],
   "databricks:index/file:File": ["path", "contentBase64"],
   "databricks:index/dbfsFile:DbfsFile": ["path", "contentBase64"],
-  "databricks:index/cluster:Cluster": ["clusterName", "sparkVersion", "nodeTypeId", "autoscale", "numWorkers", "autoterminationMinutes", "dataSecurityMode", "dockerImage.url"],
+  "databricks:index/cluster:Cluster": [
+    "clusterName",
+    "sparkVersion",
+    "nodeTypeId",
+    "autoscale",
+    "numWorkers",
+    "autoterminationMinutes",
+    "dataSecurityMode",
+    "dockerImage.url",
+    "dockerImage.basicAuth.password",
+    "sparkConf",
+    "sparkEnvVars.DCS_INIT_SCRIPTS_SHA256",
+  ],
 };
 
 function at(obj: Record<string, unknown>, dotted: string): unknown {
@@ -74,7 +91,19 @@ function keyInputs(res: RenderedResource): string[] {
 }
 
 function flags(res: RenderedResource): string[] {
-  return [res.protect ? "protected" : "", res.retainOnDelete ? "kept on delete" : "", res.secretInputs.length ? `secret: ${res.secretInputs.join(", ")}` : ""].filter(Boolean);
+  return [
+    res.protect ? "protected" : "",
+    res.retainOnDelete ? "kept on delete" : "",
+    res.deleteBeforeReplace ? "replaced delete-first" : "",
+    res.aliases?.length ? `formerly ${res.aliases.map(shortName).join(", ")}` : "",
+    res.secretInputs.length ? `secret: ${res.secretInputs.join(", ")}` : "",
+  ].filter(Boolean);
+}
+
+/** What the stack needs from outside itself (its `externalPrerequisites` output), one line each. */
+export function prerequisites(r: Pick<Rendering, "outputs">): string[] {
+  const value = r.outputs.externalPrerequisites;
+  return Array.isArray(value) ? value.map(String) : [];
 }
 
 /** Resources grouped under their component (or "stack" for top-level ones), components in URN order. */
@@ -104,6 +133,10 @@ export function toSummary(r: Rendering): string {
   }
   lines.push("", "Outputs");
   for (const [k, v] of Object.entries(r.outputs)) lines.push(`  ${k}: ${show(v)}`);
+  if (prerequisites(r).length) {
+    lines.push("", "External prerequisites (someone outside this stack must do these before it deploys)");
+    for (const p of prerequisites(r)) lines.push(`  * ${p}`);
+  }
   if (r.invokes.length) {
     lines.push("", "Lookups answered offline");
     for (const i of r.invokes) lines.push(`  ${i.token} <- ${i.answeredFrom}`);
@@ -159,6 +192,7 @@ export function toMarkdown(r: Rendering): string {
   }
   out.push("", "## Graph", "", "```mermaid", toMermaid(r), "```", "", "## Outputs", "", "| Output | Value |", "| --- | --- |");
   for (const [k, v] of Object.entries(r.outputs)) out.push(`| \`${k}\` | \`${show(v).replace(/\|/g, "\\|")}\` |`);
+  if (prerequisites(r).length) out.push("", "## External prerequisites", "", "Someone outside this stack must do these before it deploys:", "", ...prerequisites(r).map((p) => `- ${p}`));
   if (r.warnings.length) out.push("", "## Warnings", "", ...r.warnings.map((w) => `- ${w}`));
   out.push("", "## Guardrails", "");
   if (r.findings.length === 0) out.push("No policy of `policy/` reports anything.");
@@ -174,11 +208,45 @@ export interface ValueChange {
   after: unknown;
 }
 
+/** What a change to a cluster does to it when it is running. */
+export type ClusterEffect = "restart" | "resize" | "none";
+
+/**
+ * Inputs whose change the provider applies without touching the cluster
+ * (terraform-provider-databricks clusters/resource_cluster.go,
+ * `hasClusterConfigChanged`: libraries, pinning and no_wait are left out).
+ */
+const CLUSTER_NO_EFFECT = [/^libraries/, /^isPinned$/, /^noWait$/];
+/** Inputs the provider applies to a running cluster with the Resize API, without a restart (resourceClusterUpdate). */
+const CLUSTER_RESIZE = [/^autoscale\./, /^autoscale$/, /^numWorkers$/];
+
+/** The effect of one changed input path of a cluster (the path as the diff prints it, under `inputs.`). */
+export function clusterPathEffect(changedPath: string): ClusterEffect {
+  const p = changedPath.replace(/^inputs\./, "");
+  if (changedPath.startsWith("options.")) return "none";
+  if (CLUSTER_NO_EFFECT.some((re) => re.test(p))) return "none";
+  if (CLUSTER_RESIZE.some((re) => re.test(p))) return "resize";
+  return "restart";
+}
+
+/**
+ * The effect of a set of changes on a running cluster: any change outside the
+ * size makes the provider call Edit, which restarts a running cluster (and the
+ * provider does not wait for it); a change of size alone is a Resize.
+ */
+export function clusterEffect(changes: ValueChange[]): ClusterEffect {
+  const effects = changes.map((c) => clusterPathEffect(c.path));
+  if (effects.includes("restart")) return "restart";
+  return effects.includes("resize") ? "resize" : "none";
+}
+
+const CLUSTER_TYPE = "databricks:index/cluster:Cluster";
+
 /** What changed between two renderings. */
 export interface RenderingDiff {
   added: string[];
   removed: string[];
-  changed: { urn: string; changes: ValueChange[] }[];
+  changed: { urn: string; changes: ValueChange[]; effect?: ClusterEffect }[];
   outputs: ValueChange[];
 }
 
@@ -221,7 +289,8 @@ export function diffRenderings(before: { resources: ComparableResource[]; output
       const o = old.get(urn)!;
       const n = now.get(urn)!;
       const view = (x: ComparableResource) => ({ inputs: x.inputs, options: { protect: x.protect, retainOnDelete: x.retainOnDelete } });
-      return { urn, changes: compare(view(o), view(n)) };
+      const changes = compare(view(o), view(n));
+      return urnType(urn) === CLUSTER_TYPE ? { urn, changes, effect: clusterEffect(changes) } : { urn, changes };
     })
     .filter((c) => c.changes.length > 0);
   return { added, removed, changed, outputs: compare(before.outputs, after.outputs) };
@@ -238,9 +307,15 @@ export function diffToMarkdown(d: RenderingDiff, stack: string): string {
   out.push(`${d.added.length} to add, ${d.changed.length} to change, ${d.removed.length} to remove.`, "");
   for (const urn of d.added) out.push(`- **+ add** ${label(urn)}`);
   for (const urn of d.removed) out.push(`- **- remove** ${label(urn)}`);
+  const restarts = d.changed.filter((c) => c.effect === "restart");
+  if (restarts.length) {
+    out.push(`> **Restarts:** ${restarts.map((c) => `\`${shortName(c.urn)}\``).join(", ")} will restart if running when this deploys (\`pulumi up\` does not wait for the restart; the pipeline's cluster check does).`, "");
+  }
+  const effectNote: Record<ClusterEffect, string> = { restart: " (restarts the cluster if it is running)", resize: " (resizes a running cluster, no restart)", none: " (no effect on a running cluster)" };
+  const pathNote: Record<ClusterEffect, string> = { restart: " [restart]", resize: " [resize]", none: "" };
   for (const c of d.changed) {
-    out.push(`- **~ change** ${label(c.urn)}`);
-    for (const ch of c.changes) out.push(`  - \`${ch.path}\`: \`${show(ch.before)}\` -> \`${show(ch.after)}\``);
+    out.push(`- **~ change** ${label(c.urn)}${c.effect ? effectNote[c.effect] : ""}`);
+    for (const ch of c.changes) out.push(`  - \`${ch.path}\`: \`${show(ch.before)}\` -> \`${show(ch.after)}\`${c.effect ? pathNote[clusterPathEffect(ch.path)] : ""}`);
   }
   if (d.outputs.length) {
     out.push("", "Outputs:");
