@@ -9,9 +9,13 @@
  * registry, so no credential is declared. It keeps the newest `keepTags` tags
  * of the repository (`--keep`) and never the tag clusters use now: that tag is
  * left out of the filter altogether, by a regular expression that matches
- * every tag but it (acr-cli matches tags with Go's RE2, which has no
- * look-ahead, so the exclusion is spelled out). Untagged manifests go too
- * (`--untagged`).
+ * every tag but it. Untagged manifests go too (`--untagged`).
+ *
+ * The expression is written for every engine acr-cli has used (Go's RE2, now
+ * dlclark/regexp2): no look-ahead, no `(?:` (the filter splits repository and
+ * tag at a ':'), anchored itself (acr-cli does not anchor the tag part), and
+ * without `$`, which ACR task YAML reads as the start of an alias: the end of
+ * the tag is `\z`, which both engines read as end of text.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
@@ -22,11 +26,13 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
+/** End of text in RE2 and regexp2 (no `$`: see above). */
+export const END_OF_TEXT = "\\z";
+
 /**
  * An anchored regular expression matching every non-empty string except
  * `tag`: a proper prefix of it, a string that departs from it at some
- * character, or the tag followed by more. No look-ahead and no `(?:`, so it
- * reads the same in RE2 and survives the `<repo>:<regex>` filter syntax.
+ * character, or the tag followed by more.
  */
 export function regexExcept(tag: string): string {
   if (tag.length === 0) throw new Error("regexExcept needs a non-empty tag");
@@ -37,7 +43,7 @@ export function regexExcept(tag: string): string {
     if (i > 0) alternatives.push(before);
   }
   alternatives.push(`${escapeRegex(tag)}.+`);
-  return `^(${alternatives.join("|")})$`;
+  return `^(${alternatives.join("|")})${END_OF_TEXT}`;
 }
 
 /** The `acr purge` command for one repository. */
@@ -46,9 +52,10 @@ export function purgeCommand(repository: string, inUseTag: string, keepTags: num
   return `acr purge --filter '${repository}:${regexExcept(inUseTag)}' --ago 0d --keep ${keepTags} --untagged`;
 }
 
-/** The task definition (ACR task YAML) that runs the purge; base64 is what the API takes. */
+/** The task definition (ACR task YAML) that runs the purge; base64 is what the API takes. The command is a double-quoted YAML string. */
 export function purgeTaskYaml(command: string, timeoutSeconds = 3600): string {
-  return ["version: v1.1.0", "steps:", `  - cmd: ${command}`, "    disableWorkingDirectoryOverride: true", `    timeout: ${timeoutSeconds}`, ""].join("\n");
+  if (command.includes("$")) throw new Error("an ACR task command may not contain $ (ACR reads it as an alias)");
+  return ["version: v1.1.0", "steps:", `  - cmd: ${JSON.stringify(command)}`, "    disableWorkingDirectoryOverride: true", `    timeout: ${timeoutSeconds}`, ""].join("\n");
 }
 
 export interface RegistryRetentionArgs {

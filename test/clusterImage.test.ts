@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { baseImage, ClusterImage, IMAGE_PLATFORM, planImageBuild, projectRelative, type ClusterImageArgs } from "../components/clusterImage";
 import { isDigestReference } from "../components/naming";
 import { RenderError } from "../stacks/render/engine";
-import { one, recordResources } from "./helpers/record";
+import { one, recordResources, TestResource } from "./helpers/record";
 
 const IMAGE = "docker:index/image:Image";
 const dirs: string[] = [];
@@ -81,7 +81,7 @@ describe("ClusterImage", () => {
 
   it("waits for what it is told to (the AcrPush grant) before building", async () => {
     const r = await recordResources(() => {
-      const gate = new pulumi.CustomResource("test:index:Gate", "gate", {});
+      const gate = new TestResource("test:index:Gate", "gate");
       const image = new ClusterImage("image", { registryServer: "r.azurecr.io", runtime: "16.4-LTS", context: context(), dependsOn: [gate] });
       return { tag: image.tag };
     });

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { planImageBuild } from "../components/clusterImage";
+import { baseImage, planImageBuild } from "../components/clusterImage";
 import { ROOT, run, SYSTEM_PYTHON } from "./helpers/processes";
 
 const IMAGE_DIR = path.join(ROOT, "infra", "image");
@@ -26,6 +26,8 @@ const instructions = dockerfile
 /** Instructions per stage (the ARGs before the first FROM are not a stage). */
 const stages = instructions.reduce<string[][]>((acc, line) => (line.startsWith("FROM ") ? [...acc, [line]] : acc.length ? [...acc.slice(0, -1), [...acc[acc.length - 1], line]] : acc), []);
 const [builder, final] = stages;
+/** The ARGs before the first FROM: the only variables a FROM line can read. */
+const globalArgs = instructions.slice(0, instructions.findIndex((l) => l.startsWith("FROM ")));
 const finalText = final.join("\n");
 
 const requirementLines = fs
@@ -43,13 +45,20 @@ function debianVersion(distribution: string): string {
 }
 
 describe("Dockerfile", () => {
-  it("builds in two stages on databricksruntime/standard, tag from RUNTIME_TAG with a pinned default, linux/amd64", () => {
+  it("builds in two stages on BASE_IMAGE, by default databricksruntime/standard at RUNTIME_TAG (pinned default), linux/amd64", () => {
     expect(stages).toHaveLength(2);
-    expect(builder[0]).toBe("FROM --platform=linux/amd64 databricksruntime/standard:${RUNTIME_TAG} AS wheels");
-    expect(final[0]).toBe("FROM --platform=linux/amd64 databricksruntime/standard:${RUNTIME_TAG}");
-    const defaultTag = /^ARG RUNTIME_TAG=(\S+)$/m.exec(instructions.slice(0, instructions.findIndex((l) => l.startsWith("FROM "))).join("\n"))?.[1];
-    expect(defaultTag).toBe("16.4-LTS");
+    expect(builder[0]).toBe("FROM --platform=linux/amd64 ${BASE_IMAGE} AS wheels");
+    expect(final[0]).toBe("FROM --platform=linux/amd64 ${BASE_IMAGE}");
+    expect(globalArgs).toEqual(["ARG RUNTIME_TAG=16.4-LTS", "ARG BASE_IMAGE=databricksruntime/standard:${RUNTIME_TAG}"]);
+    const defaultTag = /^ARG RUNTIME_TAG=(\S+)$/.exec(globalArgs[0])?.[1];
     expect(defaultTag).toMatch(/^\d+\.\d+-LTS$/);
+  });
+
+  it("defaults BASE_IMAGE to exactly what the ClusterImage component passes when no digest is pinned", () => {
+    const defaultBase = /^ARG BASE_IMAGE=(\S+)$/.exec(globalArgs[1])?.[1] ?? "";
+    const { buildArgs } = planImageBuild({ context: IMAGE_DIR, runtime: "16.4-LTS", projectRoot: ROOT });
+    expect(defaultBase.replace("${RUNTIME_TAG}", buildArgs.RUNTIME_TAG)).toBe(buildArgs.BASE_IMAGE);
+    expect(defaultBase.replace("${RUNTIME_TAG}", buildArgs.RUNTIME_TAG)).toBe(baseImage("16.4-LTS"));
   });
 
   it("defaults to the runtime the committed stacks run", () => {
@@ -61,18 +70,45 @@ describe("Dockerfile", () => {
   });
 
   it("declares every build argument the ClusterImage component passes, and labels the image with them and solution=xkp", () => {
-    const { buildArgs } = planImageBuild({ context: IMAGE_DIR, runtime: "16.4-LTS", source: "https://example.invalid/dcs" });
-    expect(Object.keys(buildArgs).sort()).toEqual(["IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
-    for (const arg of Object.keys(buildArgs)) expect(final, arg).toContainEqual(expect.stringMatching(new RegExp(`^ARG ${arg}(=|$)`)));
+    const { buildArgs } = planImageBuild({ context: IMAGE_DIR, runtime: "16.4-LTS", source: "https://example.invalid/dcs", baseDigest: `sha256:${"a".repeat(64)}`, projectRoot: ROOT });
+    expect(Object.keys(buildArgs).sort()).toEqual(["BASE_IMAGE", "IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
+    const declared = new Set([...globalArgs, ...final].map((l) => /^ARG (\w+)/.exec(l)?.[1]).filter(Boolean));
+    for (const arg of Object.keys(buildArgs)) expect(declared.has(arg), arg).toBe(true);
     const label = final.find((l) => l.startsWith("LABEL ")) ?? "";
     for (const [key, value] of [
       ["org.opencontainers.image.source", "${IMAGE_SOURCE}"],
       ["org.opencontainers.image.revision", "${IMAGE_REVISION}"],
       ["org.opencontainers.image.version", "${IMAGE_VERSION}"],
+      ["org.opencontainers.image.base.name", "docker.io/${BASE_IMAGE}"],
     ])
       expect(label).toContain(`${key}="${value}"`);
     expect(label).toMatch(/org\.opencontainers\.image\.title="[^"]+"/);
     expect(label).toMatch(/(^|\s)solution="xkp"/);
+  });
+
+  it("declares every variable where it is used: FROM lines read global ARGs, other instructions their stage's ARGs", () => {
+    const globalNames = globalArgs.map((l) => /^ARG (\w+)/.exec(l)?.[1]);
+    for (const stage of stages) {
+      const seen = new Set<string>();
+      for (const line of stage) {
+        const uses = [...line.replace(/^RUN .*/, "").matchAll(/\$\{?(\w+)/g)].map((m) => m[1]);
+        for (const name of uses) expect(line.startsWith("FROM ") ? globalNames : [...seen], `${name} in: ${line}`).toContain(name);
+        const arg = /^ARG (\w+)/.exec(line);
+        if (arg) seen.add(arg[1]);
+      }
+    }
+  });
+
+  it("declares the per-tag ARGs and the LABEL only after the last RUN, so a new tag cannot re-run the install", () => {
+    // An ARG changes the cache key of every RUN below it, and a LABEL above a
+    // RUN puts metadata under the install: both must come after the last RUN.
+    const lastRun = instructions.map((l) => l.startsWith("RUN ")).lastIndexOf(true);
+    expect(lastRun).toBeGreaterThan(instructions.indexOf(final[0]));
+    const perTag = /\bIMAGE_(REVISION|VERSION|SOURCE)\b/;
+    const early = instructions.slice(0, lastRun).filter((l) => perTag.test(l) || l.startsWith("LABEL "));
+    expect(early).toEqual([]);
+    expect(instructions.slice(lastRun + 1).filter((l) => perTag.test(l) && l.startsWith("ARG ")).map((l) => l.split(/[ =]/)[1]).sort()).toEqual(["IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION"]);
+    expect(instructions.slice(lastRun + 1).some((l) => l.startsWith("LABEL "))).toBe(true);
   });
 
   it("relies on no CMD or ENTRYPOINT (Databricks ignores them)", () => {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { ACR_PULL_ROLE_ID, RegistryGrant, sleepDuration } from "../components/registryGrant";
 import { RenderError } from "../stacks/render/engine";
-import { ofType, one, recordResources } from "./helpers/record";
+import { ofType, one, recordResources, TestResource } from "./helpers/record";
 
 const ROLE = "azure-native:authorization:RoleAssignment";
 const SLEEP = "time:index/sleep:Sleep";
@@ -11,7 +11,7 @@ const REGISTRY_ID = "/subscriptions/11111111-2222-3333-4444-555555555555/resourc
 function declare(waitSeconds?: number) {
   return () => {
     const grant = new RegistryGrant("grant", { registryId: pulumi.output(REGISTRY_ID), principalObjectId: "p-1", roleId: ACR_PULL_ROLE_ID, description: "why", waitSeconds });
-    const after = new pulumi.CustomResource("test:index:Consumer", "consumer", {}, { dependsOn: [grant.ready] });
+    const after = new TestResource("test:index:Consumer", "consumer", { dependsOn: [grant.ready] });
     return { assignment: grant.assignmentId, consumer: after.urn };
   };
 }

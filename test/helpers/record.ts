@@ -3,6 +3,7 @@
  * under the recording engine, with known fake secrets, and query the result.
  */
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { NAMESPACE, secretKeysNeeded } from "../../stacks/config";
 import { readStackFile, recordProgram, renderStack, type CloudMode, type Rendering, type RenderedResource } from "../../stacks/render/engine";
@@ -60,4 +61,11 @@ export function input(res: RenderedResource, dotted: string): unknown {
 /** A provider's URN from the `urn::id` reference a resource holds. */
 export function providerUrn(res: RenderedResource): string | undefined {
   return res.provider?.split("::").slice(0, -1).join("::");
+}
+
+/** A custom resource of a test-only type, to depend on or be depended on. */
+export class TestResource extends pulumi.CustomResource {
+  constructor(type: string, name: string, opts?: pulumi.CustomResourceOptions) {
+    super(type, name, {}, opts);
+  }
 }
