@@ -7,9 +7,11 @@
  *   files); both CI systems run the same ones;
  * - no secret is ever printed or expanded into a shell script, the
  *   pull-request path needs none (and really runs without any);
- * - triggers, concurrency, environment protection, OIDC permissions and the
- *   build-and-smoke-test-before-push order are as docs/gitops.md describes;
- * - the scripts in scripts/ci behave, against fake `pulumi` and `az` commands.
+ * - triggers, concurrency, environment protection, OIDC permissions, the
+ *   build-and-smoke-test-before-push order and the registry and cluster steps
+ *   around `pulumi up` are as docs/gitops.md describes, the same on both systems;
+ * - the scripts in scripts/ci behave, against fake `pulumi` and `az` commands
+ *   (registry-login.sh, smoke-build.sh and check-clusters.sh: test/ci-scripts.test.ts).
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
@@ -38,6 +40,24 @@ const ADO_ONLY_SCRIPT = "scripts/ci/azure-devops-env.sh";
 /** Azure Pipelines template expressions this test evaluates: enough for our templates, loud otherwise. */
 function evaluateCondition(expr: string, params: Obj): boolean {
   const e = expr.trim();
+  const and = /^and\((.*)\)$/.exec(e);
+  if (and) {
+    // Split the arguments at top-level commas.
+    const args: string[] = [];
+    let depth = 0;
+    let current = "";
+    for (const ch of and[1]) {
+      if (ch === "," && depth === 0) {
+        args.push(current);
+        current = "";
+        continue;
+      }
+      depth += ch === "(" ? 1 : ch === ")" ? -1 : 0;
+      current += ch;
+    }
+    args.push(current);
+    return args.map((a) => evaluateCondition(a, params)).every(Boolean);
+  }
   let m = /^(eq|ne)\(parameters\.(\w+),\s*'([^']*)'\)$/.exec(e);
   if (m) return (String(params[m[2]]) === m[3]) === (m[1] === "eq");
   m = /^parameters\.(\w+)$/.exec(e);
@@ -266,6 +286,10 @@ describe("pipeline files", () => {
     const tpl = { steps: [{ "${{ if parameters.image }}": [{ bash: "docker build x" }] }, { task: "t", inputs: { "${{ if eq(parameters.c, 'up') }}": { args: "--yes" }, "${{ else }}": { args: "--diff" } } }] };
     expect(expandTemplate(tpl, { image: false, c: "up" })).toEqual({ steps: [{ task: "t", inputs: { args: "--yes" } }] });
     expect(expandTemplate(tpl, { image: true, c: "preview" })).toEqual({ steps: [{ bash: "docker build x" }, { task: "t", inputs: { args: "--diff" } }] });
+    const both = { steps: [{ "${{ if and(parameters.image, eq(parameters.c, 'up')) }}": [{ bash: "check" }] }] };
+    expect(expandTemplate(both, { image: true, c: "up" })).toEqual({ steps: [{ bash: "check" }] });
+    expect(expandTemplate(both, { image: true, c: "preview" })).toEqual({ steps: [] });
+    expect(expandTemplate(both, { image: false, c: "up" })).toEqual({ steps: [] });
   });
 });
 
@@ -434,16 +458,49 @@ describe("deployments", () => {
     }
   });
 
-  it("GitHub: the image is built and smoke-tested before Azure login, the registry login and pulumi up", () => {
+  it("GitHub: image built and smoke-tested before any login; registry ready and clusters recorded before pulumi up, checked after it", () => {
     const up = jobsOf(".github/workflows/deploy-stack.yml").up;
-    const order = steps(up).map((s) => `${shellOf(s)} ${String(s.uses ?? "")} ${pulumiStepCommand(s) ?? ""}`);
-    const at = (re: RegExp) => order.findIndex((s) => re.test(s));
-    expect(at(/docker build --platform linux\/amd64 -t dcs-smoke:ci infra\/image/)).toBeGreaterThan(-1);
-    expect(at(/smoke-test\.sh --image dcs-smoke:ci --no-build/)).toBe(at(/docker build/)); // one step: build, then test
-    expect(order[at(/docker build/)].indexOf("smoke-test")).toBeGreaterThan(order[at(/docker build/)].indexOf("docker build"));
-    expect(at(/azure\/login/)).toBeGreaterThan(at(/smoke-test/));
-    expect(at(/registry-login\.sh/)).toBeGreaterThan(at(/azure\/login/));
-    expect(at(/pulumi up --stack/)).toBeGreaterThan(at(/registry-login\.sh/));
+    const all = steps(up);
+    const order = all.map((s) => `${shellOf(s)} ${String(s.uses ?? "")} ${pulumiStepCommand(s) ?? ""}`);
+    const at = (re: RegExp) => {
+      const i = order.findIndex((s) => re.test(s));
+      expect(i, String(re)).toBeGreaterThan(-1);
+      return i;
+    };
+    const sequence = [
+      /^bash scripts\/ci\/smoke-build\.sh "\$STACK"/,
+      /databricks\/setup-cli@/,
+      /azure\/login@/,
+      /stack-secrets\.sh "\$STACK"/,
+      /^bash scripts\/ci\/registry-login\.sh "\$STACK"/,
+      /^bash scripts\/ci\/check-clusters\.sh snapshot "\$STACK" "\$RUNNER_TEMP\/clusters-\$STACK\.tsv"/,
+      /pulumi up --stack/,
+      /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$RUNNER_TEMP\/clusters-\$STACK\.tsv"/,
+    ].map(at);
+    expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
+    expect(at(/pulumi\/actions@v7 $/), "the Pulumi CLI is installed before the first pulumi command").toBeLessThan(at(/stack-secrets\.sh/));
+    // Only stacks with an image build it, log in to a registry and have clusters to check.
+    for (const re of [/smoke-build\.sh/, /setup-cli@/, /registry-login\.sh/, /check-clusters\.sh/]) expect(all[at(re)].if, String(re)).toBe("inputs.image");
+    // The bootstrap (a targeted pulumi up) and the checks read the state: they get what the main up gets.
+    for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) {
+      expect(all[at(re)].env, String(re)).toEqual({ PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}", PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
+    }
+  });
+
+  it("build the image only through smoke-build.sh (the program's build arguments), never with a docker build of their own", () => {
+    const found = pipelineCommands([...WORKFLOWS, ...ADO]).map((f) => f.command);
+    expect(found.filter((c) => c.startsWith("docker "))).toEqual([]);
+    expect(found.filter((c) => /smoke-test\.sh/.test(c))).toEqual([]);
+    expect(found).toContain('bash scripts/ci/smoke-build.sh "$STACK"');
+  });
+
+  it("install the same pinned Databricks CLI on both systems", () => {
+    const action = steps(load(".github/workflows/deploy-stack.yml")).find((s) => String(s.uses ?? "").startsWith("databricks/setup-cli@"));
+    const version = /@v(\d+\.\d+\.\d+)$/.exec(String(action?.uses))?.[1];
+    expect(version, "the action is pinned to a release").toBeDefined();
+    const ado = steps(expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command: "up", image: true, azureConnection: "c" })).map(shellOf).join("\n");
+    expect(ado).toContain(`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/v${version}/install.sh | sudo sh`);
+    expect(read("docs/gitops.md")).toContain(`v${version}`);
   });
 
   it("Azure DevOps: PR stage, dev on main, prod behind dcs-prod's approval; sequential locks; compile-time service connections", () => {
@@ -472,19 +529,46 @@ describe("deployments", () => {
     expect(read("docs/gitops.md")).toMatch(/Approvals\*\* check/);
   });
 
-  it("Azure DevOps: the Pulumi task previews and deploys with the policy pack, after the image build and smoke test", () => {
-    const [preview, up] = ["preview", "up"].map((command) => expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command, image: true, azureConnection: "c" }));
+  it("Azure DevOps: the Pulumi task previews and deploys with the policy pack, in the same order as GitHub", () => {
+    const [preview, up] = ["preview", "up"].map((command) => expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command, image: command === "up", azureConnection: "c" }));
     for (const [doc, command] of [[preview, "preview"], [up, "up"]] as const) {
       const all = steps(doc);
       const runs = all.map(pulumiStepCommand).filter(Boolean);
       expect(runs).toEqual([`pulumi ${command} --stack $(STACK) ${command === "up" ? "--yes " : ""}--diff --policy-pack policy`]);
       const order = all.map((s) => `${shellOf(s)} ${String(s.task ?? "")} ${pulumiStepCommand(s) ?? ""}`);
       const at = (re: RegExp) => order.findIndex((s) => re.test(s));
-      expect(at(/smoke-test\.sh/)).toBeGreaterThan(-1);
-      expect(at(/AzureCLI@2/)).toBeGreaterThan(at(/smoke-test\.sh/));
       expect(at(/stack-secrets\.sh/)).toBeGreaterThan(at(/azure-devops-env\.sh/));
       expect(at(/pulumi (preview|up) --stack/)).toBeGreaterThan(at(/stack-secrets\.sh/));
+      if (command === "preview") {
+        for (const re of [/smoke-build\.sh/, /registry-login\.sh/, /check-clusters\.sh/, /setup-cli/]) expect(at(re), `preview runs no ${re}`).toBe(-1);
+        continue;
+      }
+      const sequence = [
+        /^bash scripts\/ci\/smoke-build\.sh "\$STACK"/,
+        /setup-cli\/v[\d.]+\/install\.sh \| sudo sh/,
+        /azure-devops-env\.sh/,
+        /stack-secrets\.sh/,
+        /^bash scripts\/ci\/registry-login\.sh "\$STACK" AzureCLI@2/,
+        /^bash scripts\/ci\/check-clusters\.sh snapshot "\$STACK" "\$AGENT_TEMPDIRECTORY\/clusters-\$STACK\.tsv"/,
+        /pulumi up --stack/,
+        /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$AGENT_TEMPDIRECTORY\/clusters-\$STACK\.tsv"/,
+      ].map(at);
+      for (const i of sequence) expect(i).toBeGreaterThan(-1);
+      expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
+      expect(at(/AzureCLI@2/), "nothing logs in before the image is built and smoke-tested").toBeGreaterThan(at(/smoke-build\.sh/));
+      // Secret variables reach scripts only through env: the targeted up and the checks get the state's and Databricks' credentials.
+      for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) {
+        expect(all[at(re)].env, String(re)).toEqual({
+          PULUMI_ACCESS_TOKEN: "$(PULUMI_ACCESS_TOKEN)",
+          PULUMI_CONFIG_PASSPHRASE: "$(PULUMI_CONFIG_PASSPHRASE)",
+          AZURE_STORAGE_SAS_TOKEN: "$(AZURE_STORAGE_SAS_TOKEN)",
+          DATABRICKS_TOKEN: "$(DATABRICKS_TOKEN)",
+        });
+      }
     }
+    // An image stack's preview (never used today) would still not touch its clusters.
+    const previewWithImage = steps(expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command: "preview", image: true, azureConnection: "c" })).map(shellOf).join("\n");
+    expect(previewWithImage).not.toMatch(/check-clusters\.sh|setup-cli/);
   });
 });
 
@@ -575,25 +659,6 @@ describe("scripts/ci", () => {
     const none = runScript("scripts/ci/stack-secrets.sh", ["prod"], {}, fs.mkdtempSync(path.join(sandbox, "bin-")));
     expect(none.status).toBe(0);
     expect(none.stdout).toBe("");
-  });
-
-  it("registry-login.sh logs Docker in to the stack's registry, warns when it does not exist yet, skips stacks without one", () => {
-    const bin = fs.mkdtempSync(path.join(sandbox, "bin-"));
-    const log = fake(bin, "az");
-    const ok = runScript("scripts/ci/registry-login.sh", ["dev"], {}, bin);
-    expect(ok.status, ok.stderr).toBe(0);
-    expect(logOf(log)).toContain("ARGS acr login --name dcshydrologydev");
-    const missingBin = fs.mkdtempSync(path.join(sandbox, "bin-"));
-    const missingLog = fake(missingBin, "az", {}, ["acr show"]);
-    const missing = runScript("scripts/ci/registry-login.sh", ["dev"], { GITHUB_ACTIONS: "true" }, missingBin);
-    expect(missing.status).toBe(0);
-    expect(missing.stdout).toMatch(/^::warning::registry dcshydrologydev does not exist yet/m);
-    expect(logOf(missingLog)).not.toContain("acr login");
-    const adminBin = fs.mkdtempSync(path.join(sandbox, "bin-"));
-    const adminLog = fake(adminBin, "az");
-    const admin = runScript("scripts/ci/registry-login.sh", ["admin"], {}, adminBin);
-    expect(admin.status).toBe(0);
-    expect(logOf(adminLog)).toBe("");
   });
 
   it("azure-devops-env.sh hands on a Databricks token and a state SAS only as secret variables", () => {

@@ -38,6 +38,15 @@ describe("Pulumi.dev.yaml", () => {
     expect(one(r, "docker:index/image:Image").inputs.registry).toBeUndefined();
   });
 
+  it("names resources with the URNs the engine forms, so pulumi up --target and pulumi state accept them", () => {
+    const urns = r.resources.map((x) => x.urn);
+    expect(urns).toContain("urn:pulumi:dev::dcs-platform::dcs:index:ContainerRegistry::registry");
+    expect(urns).toContain("urn:pulumi:dev::dcs-platform::dcs:index:ContainerRegistry$azure-native:containerregistry:Registry::registry-acr");
+    expect(urns).toContain("urn:pulumi:dev::dcs-platform::dcs:index:ContainerRegistry$dcs:index:RegistryGrant$azure-native:authorization:RoleAssignment::registry-acrpull-assignment");
+    expect(urns).toContain("urn:pulumi:dev::dcs-platform::pulumi:pulumi:Stack::dcs-platform-dev");
+    expect(urns.filter((u) => u.includes("pulumi:pulumi:Stack$"))).toEqual([]);
+  });
+
   it("rejects bad configuration through the real entry before any resource is declared", async () => {
     const err = await renderForTest("dev", { "dcs:cluster": { autoscale: { minWorkers: 5, maxWorkers: 2 }, singleUserName: "a@b.c" }, "dcs:registry": { name: "x" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RenderError);

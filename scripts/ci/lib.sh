@@ -4,9 +4,10 @@
 # Repository root (this file lives in scripts/ci).
 ci_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# stack_value STACK KEY [FIELD]: prints a value of Pulumi.<STACK>.yaml, e.g.
-# `stack_value dev dcs:registry name`; prints nothing when it is not set.
-# Reads YAML with the `yaml` package of the repository (after npm ci).
+# stack_value STACK KEY [FIELD...]: prints a value of Pulumi.<STACK>.yaml, e.g.
+# `stack_value dev dcs:registry name` or `stack_value dev dcs:image push mode`
+# (each FIELD one level deeper); prints nothing when it is not set or is not a
+# plain value. Reads YAML with the `yaml` package of the repository (after npm ci).
 stack_value() {
   local file="$ci_root/Pulumi.$1.yaml"
   [[ -f "$file" ]] || { printf 'scripts/ci: no stack file %s\n' "$file" >&2; return 2; }
@@ -14,9 +15,9 @@ stack_value() {
     const yaml = require("yaml");
     const doc = yaml.parse(require("fs").readFileSync(process.argv[1], "utf8")) ?? {};
     let v = (doc.config ?? {})[process.argv[2]];
-    if (process.argv[3]) v = v !== null && typeof v === "object" ? v[process.argv[3]] : undefined;
+    for (const field of process.argv.slice(3)) v = v !== null && typeof v === "object" ? v[field] : undefined;
     if (v !== undefined && v !== null && typeof v !== "object") process.stdout.write(String(v));
-  ' "$file" "$2" "${3-}")
+  ' "$file" "${@:2}")
 }
 
 # ci_warning MESSAGE: a warning the CI system shows as an annotation.

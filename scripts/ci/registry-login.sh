@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Lets the runner's Docker push to the stack's registry (push mode dockerConfig:
-# `pulumi up` pushes with the credentials Docker already holds). Needs an Azure
-# CLI logged in as the pipeline identity (AcrPush on the registry).
+# Gets the stack's registry ready for `pulumi up` to push the cluster image with
+# the runner's Docker (push mode dockerConfig, the default):
 #
-# A stack without a registry (a container-services-only admin stack) needs
-# nothing. On a stack's very first deployment the registry does not exist yet:
-# the login is skipped with a warning, and the image push of that first
-# `pulumi up` fails until the registry exists (see README.md, "Deploying an
-# environment for real": create the registry first with --target, or use push
-# mode servicePrincipal).
+# 1. When the registry does not exist yet (a stack's first deployment), creates
+#    it, and only it, first: renders the stack offline, takes the registry's URN
+#    and every URN it depends on (its resource group and the component that is
+#    their parent; scripts/ci/rendering.js), and runs
+#      pulumi up --yes --stack STACK --policy-pack policy --target URN ...
+#    `pulumi up --target` refuses a targeted resource whose dependency would be
+#    created but is not targeted, hence the closure.
+# 2. `az acr login` for the registry (AcrPush on it is enough).
+#
+# Push modes servicePrincipal and adminUser need neither: the program hands
+# Docker those credentials itself, and Pulumi creates the registry before the
+# push in the same `pulumi up`. A stack without a registry (a
+# container-services-only admin stack) needs nothing.
+#
+# Needs an Azure CLI logged in as the pipeline identity, and a Pulumi CLI
+# logged in to the state backend with the stack's secrets set
+# (scripts/ci/stack-secrets.sh), with the environment the main `pulumi up`
+# gets (cloud credentials, PULUMI_CONFIG_PASSPHRASE when the stack uses one).
 #
 # Usage: scripts/ci/registry-login.sh STACK
 set -euo pipefail
@@ -16,13 +27,32 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stack="${1:?usage: scripts/ci/registry-login.sh STACK}"
+log() { printf 'registry-login: %s\n' "$*"; }
+
 registry="$(stack_value "$stack" dcs:registry name)"
 if [[ -z "$registry" ]]; then
-  echo "registry-login: stack $stack declares no registry; nothing to log in to"
+  log "stack $stack declares no registry; nothing to log in to"
   exit 0
 fi
-if ! az acr show --name "$registry" --query id --output none 2>/dev/null; then
-  ci_warning "registry $registry does not exist yet (or this identity cannot read it): the image push of this first deployment will fail; see README.md on the first deployment"
+mode="$(stack_value "$stack" dcs:image push mode)"
+mode="${mode:-dockerConfig}"
+if [[ "$mode" != dockerConfig ]]; then
+  log "stack $stack pushes in mode $mode: pulumi up hands Docker those credentials itself; no login needed"
   exit 0
+fi
+
+if ! az acr show --name "$registry" --query id --output none 2>/dev/null; then
+  log "registry $registry does not exist yet (first deployment): creating it before the image push"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$ci_root" && npm start --silent -- --stack "$stack" --out "$tmp/rendering.json" --quiet) >/dev/null; then
+    log "stack $stack cannot be rendered offline; see the error above" >&2
+    exit 1
+  fi
+  node "$ci_root/scripts/ci/rendering.js" registry-targets "$tmp/rendering.json" >"$tmp/targets"
+  targets=()
+  while IFS= read -r urn; do targets+=(--target "$urn"); done <"$tmp/targets"
+  log "targets: $(tr '\n' ' ' <"$tmp/targets")"
+  (cd "$ci_root" && pulumi up --yes --stack "$stack" --policy-pack policy "${targets[@]}")
 fi
 az acr login --name "$registry"

@@ -247,6 +247,13 @@ function cloudState(type: string, name: string, inputs: Record<string, unknown>,
   }
 }
 
+/** The URN the Pulumi engine gives a resource of `type` named `name` under `parent` (a URN, or "" for none). */
+export function engineUrn(stack: string, project: string, parent: string, type: string, name: string): string {
+  const parentType = parent ? (parent.split("::")[2] ?? "") : "";
+  const qualified = parentType === "" || parentType === "pulumi:pulumi:Stack" ? type : `${parentType}$${type}`;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
 interface MonitorRequest {
   getType(): string;
   getName(): string;
@@ -373,6 +380,10 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
 
   // Record what the engine receives, options included (mocks drop them).
   const monitor = runtimeSettings.getMonitor() as unknown as MockMonitorLike;
+  // URNs as the engine forms them: a resource's type prefixed with every parent's type below the
+  // root stack (the mocks keep only the nearest parent's type, and the root stack's), so a URN
+  // in a rendering is one `pulumi up --target` or `pulumi state` accepts.
+  monitor.newUrn = (parent: string, type: string, name: string) => engineUrn(options.stack, options.project, parent, type, name);
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = async (req, callback) => {
     const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());

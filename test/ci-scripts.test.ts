@@ -1,0 +1,586 @@
+/**
+ * The deployment scripts of scripts/ci that run around `pulumi up`, run for
+ * real against fake `pulumi`, `az`, `docker` and `databricks` commands on PATH
+ * that record how they were called and answer from files the test writes:
+ *
+ * - registry-login.sh: a first deployment in push mode dockerConfig creates the
+ *   registry with a targeted `pulumi up` before `az acr login`; the target list
+ *   computed from the real dev and prod renderings is closed under
+ *   dependencies and parents;
+ * - smoke-build.sh: `docker build` gets exactly the rendering's context,
+ *   Dockerfile, platform and build arguments, then the smoke test runs;
+ * - check-clusters.sh: snapshot before and verify after `pulumi up`, against
+ *   scripted cluster states.
+ */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/record";
+
+const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-ci-"));
+afterAll(() => fs.rmSync(sandbox, { recursive: true, force: true }));
+
+type Obj = Record<string, unknown>;
+interface Resource {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+  dependencies?: string[];
+  inputs: Obj;
+}
+interface Rendering {
+  stack: string;
+  project: string;
+  resources: Resource[];
+}
+
+// ---------------------------------------------------------------------------
+// Fakes. Every fake appends one line per call to $FAKE_DIR/calls: its name and
+// its arguments, tab-separated, so tests see the order across commands.
+
+const FAKE_PULUMI = `#!/usr/bin/env bash
+(IFS=$'\\t'; printf 'pulumi\\t%s\\n' "$*") >>"$FAKE_DIR/calls"
+case "$1" in
+  stack)
+    if [[ -n "\${FAKE_OUTPUTS_FAIL:-}" ]]; then echo "error: no stack named '$5' found" >&2; exit 255; fi
+    cat "$FAKE_DIR/outputs.json" ;;
+  up) exit "\${FAKE_UP_STATUS:-0}" ;;
+esac
+`;
+
+const FAKE_AZ = `#!/usr/bin/env bash
+(IFS=$'\\t'; printf 'az\\t%s\\n' "$*") >>"$FAKE_DIR/calls"
+case "$1 $2" in
+  "acr show") exit "\${FAKE_ACR_SHOW_STATUS:-0}" ;;
+esac
+`;
+
+// docker: also writes each call's arguments NUL-separated to $FAKE_DIR/docker.argv
+// (one call per record, records end with a newline), so tests compare them byte for byte.
+const FAKE_DOCKER = `#!/usr/bin/env bash
+(IFS=$'\\t'; printf 'docker\\t%s\\n' "$*") >>"$FAKE_DIR/calls"
+{ printf '%s\\0' "$@"; printf '\\n'; } >>"$FAKE_DIR/docker.argv"
+case "$1" in
+  build) exit "\${FAKE_BUILD_STATUS:-0}" ;;
+  image)
+    case "$*" in
+      *Architecture*) echo "\${FAKE_PLATFORM:-linux/amd64}" ;;
+      *'"solution"'*) echo xkp ;;
+      *image.title*) echo "stand-in" ;;
+      *) echo "" ;;
+    esac ;;
+esac
+exit 0
+`;
+
+// databricks: \`clusters get ID\` prints the next line of $FAKE_DIR/<ID>.seq (the
+// last one again once they are used up); \`api post .../clusters/events\` prints
+// $FAKE_DIR/<ID>.events. Records the workspace it was given.
+const FAKE_DATABRICKS = `#!/usr/bin/env bash
+(IFS=$'\\t'; printf 'databricks\\t%s\\thost=%s\\tresource=%s\\tauth=%s\\n' "$*" "\${DATABRICKS_HOST:-}" "\${DATABRICKS_AZURE_RESOURCE_ID:-}" "\${DATABRICKS_AUTH_TYPE:-}") >>"$FAKE_DIR/calls"
+case "$1 $2" in
+  "clusters get")
+    seq="$FAKE_DIR/$3.seq"
+    [[ -f "$seq" ]] || { echo "Error: Cluster $3 does not exist" >&2; exit 1; }
+    n="$(cat "$seq.n" 2>/dev/null || echo 0)"
+    total="$(wc -l <"$seq")"
+    line=$((n < total ? n + 1 : total))
+    echo $((n + 1)) >"$seq.n"
+    sed -n "\${line}p" "$seq" ;;
+  "api post")
+    [[ "$*" =~ \\"cluster_id\\":\\"([^\\"]+)\\" ]] || exit 2
+    cat "$FAKE_DIR/\${BASH_REMATCH[1]}.events" 2>/dev/null || echo '{"events":[]}' ;;
+  *) exit 3 ;;
+esac
+`;
+
+/** A fresh directory with the fakes on PATH and a log of the calls. */
+function fakes(): string {
+  const dir = fs.mkdtempSync(path.join(sandbox, "fake-"));
+  for (const [name, body] of Object.entries({ pulumi: FAKE_PULUMI, az: FAKE_AZ, docker: FAKE_DOCKER, databricks: FAKE_DATABRICKS })) {
+    fs.writeFileSync(path.join(dir, name), body, { mode: 0o755 });
+  }
+  return dir;
+}
+
+/** The calls made, in order: [command, ...args]. */
+function calls(dir: string, command?: string): string[][] {
+  const file = path.join(dir, "calls");
+  const all = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.split("\t")) : [];
+  return command ? all.filter((c) => c[0] === command).map((c) => c.slice(1)) : all;
+}
+
+function runScript(script: string, args: string[], dir: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
+  return spawnSync("bash", [path.join("scripts/ci", script), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    input: "",
+    env: { PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: sandbox, FAKE_DIR: dir, ...env },
+    timeout: 120_000,
+  });
+}
+
+/** Renders a stack offline, as the scripts do. */
+function render(stack: string): Rendering {
+  const out = path.join(fs.mkdtempSync(path.join(sandbox, "render-")), "r.json");
+  const r = spawnSync("npm", ["start", "--silent", "--", "--stack", stack, "--out", out, "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(fs.readFileSync(out, "utf8")) as Rendering;
+}
+
+/** A temporary Pulumi.<name>.yaml made from a committed one; removed after the suite. */
+const tmpStacks: string[] = [];
+afterAll(() => tmpStacks.forEach((f) => fs.rmSync(f, { force: true })));
+function tmpStack(from: string, suffix: string, edit: (text: string) => string): string {
+  const name = `tmp-${process.pid}-ci-${suffix}`;
+  const file = path.join(ROOT, `Pulumi.${name}.yaml`);
+  const text = edit(fs.readFileSync(path.join(ROOT, `Pulumi.${from}.yaml`), "utf8")).replace(/^config:\n/m, `config:\n  dcs:environment: ${from}\n`);
+  fs.writeFileSync(file, text);
+  tmpStacks.push(file);
+  return name;
+}
+
+// ---------------------------------------------------------------------------
+// The URNs the engine gives, computed here independently of scripts/ci/rendering.js:
+// the type is prefixed by the types of all parents below the root stack.
+
+function engineUrns(rendering: Rendering): Map<string, string> {
+  const byUrn = new Map(rendering.resources.map((r) => [r.urn, r]));
+  const typeChain = (r: Resource): string => {
+    const parent = r.parent ? byUrn.get(r.parent) : undefined;
+    return !parent || parent.type === "pulumi:pulumi:Stack" ? r.type : `${typeChain(parent)}$${r.type}`;
+  };
+  return new Map(rendering.resources.map((r) => [r.urn, `urn:pulumi:${rendering.stack}::${rendering.project}::${typeChain(r)}::${r.name}`]));
+}
+
+function targetsOf(rendering: Rendering): string[] {
+  const file = path.join(fs.mkdtempSync(path.join(sandbox, "targets-")), "r.json");
+  fs.writeFileSync(file, JSON.stringify(rendering));
+  const r = spawnSync("node", ["scripts/ci/rendering.js", "registry-targets", file], { cwd: ROOT, encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+/** Every dependency and parent of a targeted resource is targeted too, unless Pulumi targets it itself. */
+function expectClosed(rendering: Rendering, targets: string[]): void {
+  const engine = engineUrns(rendering);
+  const byEngineUrn = new Map(rendering.resources.map((r) => [engine.get(r.urn)!, r]));
+  const implicit = (urn: string) => {
+    const r = rendering.resources.find((x) => x.urn === urn)!;
+    return r.type === "pulumi:pulumi:Stack" || r.type.startsWith("pulumi:providers:");
+  };
+  for (const target of targets) {
+    const r = byEngineUrn.get(target);
+    expect(r, `${target} is a resource of the rendering`).toBeDefined();
+    for (const needed of [...(r!.dependencies ?? []), ...(r!.parent ? [r!.parent] : [])]) {
+      if (!implicit(needed)) expect(targets, `${target} needs ${needed}`).toContain(engine.get(needed));
+    }
+    // Each target comes after what it needs (the order the script passes them in).
+    for (const dep of r!.dependencies ?? []) if (!implicit(dep)) expect(targets.indexOf(engine.get(dep)!)).toBeLessThan(targets.indexOf(target));
+  }
+}
+
+const TYPES = {
+  registry: "azure-native:containerregistry:Registry",
+  group: "azure-native:resources:ResourceGroup",
+  image: "docker:index/image:Image",
+  cluster: "databricks:index/cluster:Cluster",
+};
+
+describe("registry targets, from the real renderings", () => {
+  const renderings: Record<string, Rendering> = {};
+  beforeAll(() => {
+    for (const stack of ["dev", "prod"]) renderings[stack] = render(stack);
+  }, 120_000);
+
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: the registry, its resource group and their component; closed under dependencies and parents; nothing else`, () => {
+      const rendering = renderings[stack];
+      const targets = targetsOf(rendering);
+      const engine = engineUrns(rendering);
+      const urnOf = (type: string) => engine.get(rendering.resources.find((r) => r.type === type)!.urn)!;
+      expect(targets).toContain(urnOf(TYPES.registry));
+      expect(targets).toContain(urnOf(TYPES.group));
+      // The engine's URNs: no root stack in the type, the component's type before its children's.
+      expect(urnOf(TYPES.registry)).toBe(`urn:pulumi:${stack}::dcs-platform::dcs:index:ContainerRegistry$azure-native:containerregistry:Registry::registry-acr`);
+      expect(targets).toContain(`urn:pulumi:${stack}::dcs-platform::dcs:index:ContainerRegistry::registry`);
+      expect(targets.some((t) => t.includes("pulumi:pulumi:Stack") || t.includes("pulumi:providers:"))).toBe(false);
+      expectClosed(rendering, targets);
+      for (const type of [TYPES.image, TYPES.cluster, "azure-native:authorization:RoleAssignment"]) expect(targets).not.toContain(urnOf(type));
+      expect(targets).toHaveLength(3);
+    });
+  }
+
+  it("the closure check itself catches a target list missing a dependency or a parent", () => {
+    const rendering = renderings.dev;
+    const engine = engineUrns(rendering);
+    const registry = engine.get(rendering.resources.find((r) => r.type === TYPES.registry)!.urn)!;
+    const group = engine.get(rendering.resources.find((r) => r.type === TYPES.group)!.urn)!;
+    expect(() => expectClosed(rendering, [registry])).toThrow();
+    expect(() => expectClosed(rendering, [group, registry])).toThrow(/needs .*ContainerRegistry::registry/);
+  });
+
+  it("with an existing resource group: the registry and its component only", () => {
+    const stack = tmpStack("dev", "existing-rg", (t) => t.replace("    name: rg-dcs-hydrology-dev\n", "    name: rg-dcs-hydrology-dev\n    existing: true\n"));
+    const rendering = render(stack);
+    expect(rendering.resources.some((r) => r.type === TYPES.group)).toBe(false);
+    const targets = targetsOf(rendering);
+    expect(targets).toEqual([`urn:pulumi:${stack}::dcs-platform::dcs:index:ContainerRegistry::registry`, `urn:pulumi:${stack}::dcs-platform::dcs:index:ContainerRegistry$azure-native:containerregistry:Registry::registry-acr`]);
+    expectClosed(rendering, targets);
+  });
+});
+
+describe("registry-login.sh", () => {
+  it("first deployment in push mode dockerConfig: creates the registry with a targeted pulumi up, then logs Docker in", () => {
+    const dir = fakes();
+    const r = runScript("registry-login.sh", ["dev"], dir, { FAKE_ACR_SHOW_STATUS: "1" });
+    expect(r.status, r.stderr).toBe(0);
+    const made = calls(dir);
+    expect(made.map((c) => c.slice(0, 3).join(" "))).toEqual(["az acr show", "pulumi up --yes", "az acr login"]);
+    const up = calls(dir, "pulumi")[0];
+    expect(up.slice(0, 6)).toEqual(["up", "--yes", "--stack", "dev", "--policy-pack", "policy"]);
+    const targets = up.slice(6).filter((_, i) => i % 2 === 1);
+    expect(up.slice(6).filter((_, i) => i % 2 === 0).every((flag) => flag === "--target")).toBe(true);
+    const rendering = render("dev");
+    expect(targets).toEqual(targetsOf(rendering));
+    expectClosed(rendering, targets);
+    expect(calls(dir, "az").at(-1)).toEqual(["acr", "login", "--name", "dcshydrologydev"]);
+    expect(r.stdout).toContain("registry dcshydrologydev does not exist yet");
+  });
+
+  it("an existing registry: logs in and runs no pulumi", () => {
+    const dir = fakes();
+    const r = runScript("registry-login.sh", ["dev"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(dir, "pulumi")).toEqual([]);
+    expect(calls(dir, "az")).toEqual([
+      ["acr", "show", "--name", "dcshydrologydev", "--query", "id", "--output", "none"],
+      ["acr", "login", "--name", "dcshydrologydev"],
+    ]);
+  });
+
+  it("fails, without logging in, when the targeted pulumi up fails", () => {
+    const dir = fakes();
+    const r = runScript("registry-login.sh", ["dev"], dir, { FAKE_ACR_SHOW_STATUS: "1", FAKE_UP_STATUS: "255" });
+    expect(r.status).toBe(255);
+    expect(calls(dir, "pulumi")).toHaveLength(1);
+    expect(calls(dir, "az").map((c) => c.slice(0, 2).join(" "))).toEqual(["acr show"]);
+  });
+
+  it("a stack without push mode is in mode dockerConfig: its first deployment creates the registry too", () => {
+    const stack = tmpStack("dev", "no-push", (t) => t.replace("    push:\n      mode: dockerConfig\n", ""));
+    const dir = fakes();
+    const r = runScript("registry-login.sh", [stack], dir, { FAKE_ACR_SHOW_STATUS: "1" });
+    expect(r.status, r.stderr).toBe(0);
+    const up = calls(dir, "pulumi")[0];
+    expect(up.slice(0, 4)).toEqual(["up", "--yes", "--stack", stack]);
+    expect(up).toContain(`urn:pulumi:${stack}::dcs-platform::dcs:index:ContainerRegistry$azure-native:containerregistry:Registry::registry-acr`);
+    expect(calls(dir, "az").at(-1)).toEqual(["acr", "login", "--name", "dcshydrologydev"]);
+  });
+
+  it("push modes servicePrincipal (prod) and adminUser: the program gives Docker its credentials; no az, no pulumi", () => {
+    const adminUser = tmpStack("dev", "admin-user", (t) => t.replace("      mode: dockerConfig\n", "      mode: adminUser\n"));
+    for (const stack of ["prod", adminUser]) {
+      const dir = fakes();
+      const r = runScript("registry-login.sh", [stack], dir, { FAKE_ACR_SHOW_STATUS: "1" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(calls(dir), stack).toEqual([]);
+      expect(r.stdout).toMatch(/pushes in mode (servicePrincipal|adminUser): pulumi up hands Docker those credentials itself/);
+    }
+  });
+
+  it("a stack without a registry (admin) needs nothing", () => {
+    const dir = fakes();
+    const r = runScript("registry-login.sh", ["admin"], dir, { FAKE_ACR_SHOW_STATUS: "1" });
+    expect(r.status).toBe(0);
+    expect(calls(dir)).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+/** The argv of each docker call, as the fake received them. */
+function dockerArgv(dir: string): string[][] {
+  const file = path.join(dir, "docker.argv");
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\0\n")
+    .filter(Boolean)
+    .map((rec) => rec.split("\0"));
+}
+
+/** The docker build the rendering declares, built here from its inputs. */
+function expectedBuild(rendering: Rendering): string[] {
+  const images = rendering.resources.filter((r) => r.type === TYPES.image);
+  expect(images).toHaveLength(1);
+  const build = images[0].inputs.build as { context: string; dockerfile: string; platform: string; args: Record<string, string> };
+  expect(Object.keys(build.args).length).toBeGreaterThanOrEqual(5);
+  const args = Object.keys(build.args)
+    .sort()
+    .flatMap((k) => ["--build-arg", `${k}=${build.args[k]}`]);
+  return ["build", "--platform", build.platform, "-f", build.dockerfile, ...args, "-t", "dcs-smoke:ci", build.context];
+}
+
+describe("smoke-build.sh", () => {
+  it("builds with exactly the rendering's context, Dockerfile, platform and build arguments, then smoke-tests that image", () => {
+    const dir = fakes();
+    const r = runScript("smoke-build.sh", ["dev"], dir);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const argv = dockerArgv(dir);
+    const rendering = render("dev");
+    expect(argv[0]).toEqual(expectedBuild(rendering));
+    const build = rendering.resources.find((x) => x.type === TYPES.image)!.inputs.build as { args: Record<string, string>; context: string };
+    expect(Object.keys(build.args).sort()).toEqual(["BASE_IMAGE", "IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
+    expect(build.context).toBe("infra/image");
+    // Then the smoke test, on that image, without building again.
+    const rest = argv.slice(1);
+    expect(rest.length).toBeGreaterThan(2);
+    expect(rest.some((a) => a[0] === "build")).toBe(false);
+    expect(rest.every((a) => a.includes("dcs-smoke:ci"))).toBe(true);
+    expect(r.stdout).toContain("smoke-test: dcs-smoke:ci passed");
+  });
+
+  it("follows the stack's configuration: another source and runtime give other build arguments", () => {
+    const stack = tmpStack("dev", "other-image", (t) =>
+      t
+        .replace("    runtime: 16.4-LTS\n", "    runtime: 15.4-LTS\n")
+        .replace("    sparkVersion: 16.4.x-scala2.12\n", "    sparkVersion: 15.4.x-scala2.12\n")
+        .replace("    source: https://github.com/hydrology/dcs-platform\n", "    source: https://example.org/fork/dcs-platform\n"),
+    );
+    const dir = fakes();
+    const r = runScript("smoke-build.sh", [stack], dir);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const build = dockerArgv(dir)[0];
+    expect(build).toEqual(expectedBuild(render(stack)));
+    expect(build).toContain("RUNTIME_TAG=15.4-LTS");
+    expect(build).toContain("BASE_IMAGE=databricksruntime/standard:15.4-LTS");
+    expect(build).toContain("IMAGE_SOURCE=https://example.org/fork/dcs-platform");
+  });
+
+  it("fails when the build fails, and then runs no smoke test", () => {
+    const dir = fakes();
+    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_BUILD_STATUS: "1" });
+    expect(r.status).toBe(1);
+    expect(dockerArgv(dir).map((a) => a[0])).toEqual(["build"]);
+  });
+
+  it("fails when the smoke test fails", () => {
+    const dir = fakes();
+    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_PLATFORM: "linux/arm64" });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("FAIL  platform is linux/amd64 (got linux/arm64)");
+  });
+
+  it("builds nothing for a stack without an image (admin)", () => {
+    const dir = fakes();
+    const r = runScript("smoke-build.sh", ["admin"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("stack admin declares no image; nothing to build");
+    expect(calls(dir)).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+const SECRETS = ["pw-SECRET-0c1d", "env-SECRET-77ab", "attr-SECRET-9f3e"];
+
+/** A `databricks clusters get -o json` answer. `spec` picks one of two specs. */
+function cluster(id: string, state: string, opts: { spec?: "a" | "b"; code?: string; message?: string } = {}): string {
+  const spec = opts.spec ?? "a";
+  return JSON.stringify({
+    cluster_id: id,
+    cluster_name: `hydrology-dask-${id}`,
+    state,
+    spark_version: "16.4.x-scala2.12",
+    docker_image: { url: `dcshydrologydev.azurecr.io/hydrology/dask@sha256:${spec === "a" ? "aaaa" : "bbbb"}`, basic_auth: { username: "3f6c1f1e", password: SECRETS[0] } },
+    spark_env_vars: { DCS_DASK_SCHEDULER_PORT: "8786", TOKENISH: SECRETS[1] },
+    node_type_id: "Standard_D4ds_v5",
+    autoscale: { min_workers: 1, max_workers: spec === "a" ? 3 : 3 },
+    ...(opts.code ? { termination_reason: { code: opts.code, type: "CLIENT_ERROR", parameters: { databricks_error_message: opts.message ?? "" } } } : {}),
+  });
+}
+
+interface Scenario {
+  /** The stack's outputs before and after the deployment. */
+  before: Obj;
+  after?: Obj;
+  /** Per cluster id: the answers of `clusters get`, the first one for the snapshot. */
+  states: Record<string, string[]>;
+  events?: Record<string, Obj>;
+  stack?: string;
+  env?: Record<string, string>;
+}
+
+function scenario(s: Scenario) {
+  const dir = fakes();
+  for (const [id, answers] of Object.entries(s.states)) fs.writeFileSync(path.join(dir, `${id}.seq`), answers.map((a) => `${a}\n`).join(""));
+  for (const [id, events] of Object.entries(s.events ?? {})) fs.writeFileSync(path.join(dir, `${id}.events`), JSON.stringify(events));
+  const stack = s.stack ?? "dev";
+  const file = path.join(dir, "snapshot", "clusters.tsv");
+  const env = { DCS_CHECK_INTERVAL_SECONDS: "0", DCS_CHECK_TIMEOUT_SECONDS: "30", DATABRICKS_AUTH_TYPE: "azure-cli", ...s.env };
+  fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(s.before));
+  const snapshot = runScript("check-clusters.sh", ["snapshot", stack, file], dir, env);
+  fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(s.after ?? s.before));
+  const verify = runScript("check-clusters.sh", ["verify", stack, file], dir, env);
+  const text = `${snapshot.stdout}${snapshot.stderr}${verify.stdout}${verify.stderr}${fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""}`;
+  for (const secret of SECRETS) expect(text, "no secret is ever printed or recorded").not.toContain(secret);
+  return { dir, snapshot, verify, file, gets: (id: string) => calls(dir, "databricks").filter((c) => c[0] === "clusters" && c[2] === id).length };
+}
+
+const EVENT = {
+  events: [{ timestamp: 1733050000000, type: "TERMINATING", details: { reason: { code: "DOCKER_IMAGE_PULL_FAILURE", type: "CLIENT_ERROR" }, attributes: { spark_env_vars: { X: SECRETS[2] } } } }],
+  next_page: { cluster_id: "x", offset: 1 },
+  total_count: 40,
+};
+
+describe("check-clusters.sh", () => {
+  it("RUNNING, edited, RESTARTING, RUNNING: passes, saying the spec changed and the state reached", () => {
+    const id = "0101-000000-run";
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "RUNNING"), cluster(id, "RESTARTING", { spec: "b" }), cluster(id, "RESTARTING", { spec: "b" }), cluster(id, "RUNNING", { spec: "b" })] } });
+    expect(s.snapshot.status, s.snapshot.stderr).toBe(0);
+    expect(s.snapshot.stdout).toContain(`hydrology-dask-${id} (${id}, output clusterId) before pulumi up: RUNNING`);
+    expect(s.verify.status, s.verify.stdout + s.verify.stderr).toBe(0);
+    expect(s.verify.stdout).toContain(`ok    hydrology-dask-${id} (${id}, output clusterId): spec changed; was RUNNING, now RUNNING through RESTARTING`);
+    expect(s.gets(id)).toBe(4);
+  });
+
+  it("RUNNING, edited, TERMINATED: fails naming the termination code and the latest event", () => {
+    const id = "0101-000000-dead";
+    const s = scenario({
+      before: { clusterId: id },
+      states: { [id]: [cluster(id, "RUNNING"), cluster(id, "RESTARTING", { spec: "b" }), cluster(id, "TERMINATED", { spec: "b", code: "DOCKER_IMAGE_PULL_FAILURE", message: "Failed to pull\timage: unauthorized" })] },
+      events: { [id]: EVENT },
+    });
+    expect(s.verify.status).toBe(1);
+    const line = s.verify.stdout.split("\n").find((l) => l.includes("FAIL"))!;
+    expect(line).toContain(`FAIL  hydrology-dask-${id} (${id}, output clusterId): spec changed; was RUNNING, ended TERMINATED through RESTARTING`);
+    expect(line).toContain("termination reason: DOCKER_IMAGE_PULL_FAILURE (Failed to pull image: unauthorized)");
+    expect(line).toContain('latest event: TERMINATING at 2024-12-01T10:46:40.000Z (reason={"code":"DOCKER_IMAGE_PULL_FAILURE","type":"CLIENT_ERROR"})');
+    // The latest event: one page of one event, newest first (clusters events would walk every page).
+    const events = calls(s.dir, "databricks").filter((c) => c[0] === "api");
+    expect(events.map((c) => c.slice(0, 5))).toEqual([["api", "post", "/api/2.1/clusters/events", "--json", `{"cluster_id":"${id}","order":"DESC","limit":1}`]]);
+    expect(s.verify.stderr).toContain("1 cluster(s) not as expected after pulumi up on stack dev");
+  });
+
+  it("TERMINATED stays TERMINATED after an edit: passes", () => {
+    const id = "0101-000000-off";
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "TERMINATED", { code: "INACTIVITY" }), cluster(id, "TERMINATED", { spec: "b", code: "INACTIVITY" })] } });
+    expect(s.verify.status, s.verify.stdout).toBe(0);
+    expect(s.verify.stdout).toContain(`spec changed; was TERMINATED, now TERMINATED (an edit does not start it)`);
+  });
+
+  it("TERMINATED, then RUNNING: an edit never starts a cluster, so someone did; passes with a note", () => {
+    const id = "0101-000000-woke";
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "TERMINATED"), cluster(id, "RUNNING")] } });
+    expect(s.verify.status, s.verify.stdout).toBe(0);
+    expect(s.verify.stdout).toContain("spec unchanged; was TERMINATED, now RUNNING; note: started outside this deployment");
+  });
+
+  it("still RESTARTING at the timeout: fails, naming the state, the reason and the latest event", () => {
+    const id = "0101-000000-slow";
+    const s = scenario({
+      before: { clusterId: id },
+      states: { [id]: [cluster(id, "RUNNING"), cluster(id, "PENDING", { spec: "b" }), cluster(id, "RESTARTING", { spec: "b" })] },
+      events: { [id]: { events: [{ timestamp: 1733050000000, type: "RESTARTING", details: { user: "deployer" } }] } },
+      env: { DCS_CHECK_TIMEOUT_SECONDS: "1", DCS_CHECK_INTERVAL_SECONDS: "0.05" },
+    });
+    expect(s.verify.status).toBe(1);
+    expect(s.verify.stdout).toContain("spec changed; was RUNNING, still RESTARTING (seen: PENDING RESTARTING) after DCS_CHECK_TIMEOUT_SECONDS=1; termination reason: none; latest event: RESTARTING at 2024-12-01T10:46:40.000Z (user=deployer)");
+    expect(s.gets(id)).toBeGreaterThanOrEqual(3); // the snapshot, then PENDING and RESTARTING at least
+  });
+
+  it("no clusters (a stack not deployed yet, or without cluster outputs): records nothing, calls no Databricks, passes", () => {
+    for (const before of [{}, { registryLoginServer: "x.azurecr.io" }]) {
+      const s = scenario({ before, states: {} });
+      expect(s.snapshot.status, s.snapshot.stderr).toBe(0);
+      expect(s.snapshot.stdout).toContain("has no clusters in its outputs");
+      expect(fs.readFileSync(s.file, "utf8").split("\n").filter(Boolean)).toHaveLength(1); // the header alone
+      expect(s.verify.status).toBe(0);
+      expect(calls(s.dir, "databricks")).toEqual([]);
+    }
+  });
+
+  it("a cluster new in this deployment must reach RUNNING", () => {
+    const id = "0101-000000-new";
+    const s = scenario({ before: {}, after: { clusterId: id }, states: { [id]: [cluster(id, "PENDING"), cluster(id, "RUNNING")] } });
+    expect(s.verify.status, s.verify.stdout).toBe(0);
+    expect(s.verify.stdout).toContain(`(${id}, output clusterId): new; new cluster, now RUNNING through PENDING`);
+    const failing = scenario({ before: {}, after: { clusterId: id }, states: { [id]: [cluster(id, "PENDING"), cluster(id, "ERROR", { code: "INIT_SCRIPT_FAILURE" })] } });
+    expect(failing.verify.status).toBe(1);
+    expect(failing.verify.stdout).toContain("new cluster, ended ERROR through PENDING; termination reason: INIT_SCRIPT_FAILURE; latest event: none recorded");
+  });
+
+  it("reads every cluster of a clusters output (name -> { id }) as well as clusterId, each once", () => {
+    const [a, b] = ["0101-000000-aaa", "0101-000000-bbb"];
+    const outputs = { clusterId: a, clusters: { dask: { id: a, url: "u" }, etl: { id: b } } };
+    const s = scenario({ before: outputs, states: { [a]: [cluster(a, "RUNNING"), cluster(a, "RUNNING")], [b]: [cluster(b, "TERMINATED"), cluster(b, "TERMINATED")] } });
+    expect(s.snapshot.status, s.snapshot.stderr).toBe(0);
+    const rows = fs.readFileSync(s.file, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t").slice(0, 3));
+    expect(rows).toEqual([
+      [a, "clusterId", "RUNNING"],
+      [b, "clusters.etl", "TERMINATED"],
+    ]);
+    expect(s.verify.status, s.verify.stdout).toBe(0);
+    expect(s.verify.stdout).toContain(`(${a}, output clusterId): spec unchanged; was RUNNING, now RUNNING`);
+    expect(s.verify.stdout).toContain(`(${b}, output clusters.etl): spec unchanged; was TERMINATED, now TERMINATED`);
+  });
+
+  it("a cluster that was running and stopped for inactivity during the deployment is noted, not failed", () => {
+    const id = "0101-000000-idle";
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "RUNNING"), cluster(id, "TERMINATED", { code: "INACTIVITY" })] } });
+    expect(s.verify.status, s.verify.stdout).toBe(0);
+    expect(s.verify.stdout).toContain("spec unchanged; was RUNNING, now TERMINATED; note: terminated by INACTIVITY, not by this deployment");
+  });
+
+  it("gives the Databricks CLI the workspace: the stack's URL, or its resource id unless a host is already set", () => {
+    const id = "0101-000000-ws";
+    const states = { [id]: [cluster(id, "RUNNING"), cluster(id, "RUNNING")] };
+    const workspaceOf = (dir: string) => calls(dir, "databricks").map((c) => c.slice(-3).join(" "));
+    const dev = scenario({ before: { clusterId: id }, states });
+    expect(new Set(workspaceOf(dev.dir))).toEqual(new Set(["host=https://adb-1234567890123456.7.azuredatabricks.net resource= auth=azure-cli"]));
+    const prod = scenario({ stack: "prod", before: { clusterId: id }, states });
+    expect(prod.verify.status).toBe(0);
+    expect(new Set(workspaceOf(prod.dir))).toEqual(
+      new Set(["host= resource=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-databricks-prod/providers/Microsoft.Databricks/workspaces/dbw-hydrology-prod auth=azure-cli"]),
+    );
+    const ado = scenario({ stack: "prod", before: { clusterId: id }, states, env: { DATABRICKS_HOST: "https://adb-42.1.azuredatabricks.net", DATABRICKS_AUTH_TYPE: "pat" } });
+    expect(new Set(workspaceOf(ado.dir))).toEqual(new Set(["host=https://adb-42.1.azuredatabricks.net resource= auth=pat"]));
+    expect(calls(ado.dir, "pulumi")).toEqual([
+      ["stack", "output", "--json", "--stack", "prod"],
+      ["stack", "output", "--json", "--stack", "prod"],
+    ]);
+  });
+
+  it("fails before the deployment when the outputs or a cluster cannot be read", () => {
+    const dir = fakes();
+    const file = path.join(dir, "s.tsv");
+    const noStack = runScript("check-clusters.sh", ["snapshot", "dev", file], dir, { FAKE_OUTPUTS_FAIL: "1" });
+    expect(noStack.status).toBe(1);
+    expect(noStack.stderr).toContain("cannot read the outputs of stack dev: error: no stack named 'dev' found");
+    fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify({ clusterId: "0101-000000-gone" }));
+    const gone = runScript("check-clusters.sh", ["snapshot", "dev", file], dir);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toContain("cannot read cluster clusterId (0101-000000-gone): Error: Cluster 0101-000000-gone does not exist");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("refuses bad usage, bad durations, and a snapshot of another stack", () => {
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "outputs.json"), "{}");
+    expect(runScript("check-clusters.sh", ["check", "dev", "x"], dir).status).toBe(2);
+    expect(runScript("check-clusters.sh", ["snapshot", "dev"], dir).status).toBe(2);
+    const bad = runScript("check-clusters.sh", ["snapshot", "dev", path.join(dir, "s")], dir, { DCS_CHECK_TIMEOUT_SECONDS: "soon" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("DCS_CHECK_TIMEOUT_SECONDS must be a number of seconds, got 'soon'");
+    const file = path.join(dir, "dev.tsv");
+    expect(runScript("check-clusters.sh", ["snapshot", "dev", file], dir).status).toBe(0);
+    const other = runScript("check-clusters.sh", ["verify", "prod", file], dir);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain("is not a snapshot of stack prod");
+    expect(runScript("check-clusters.sh", ["verify", "dev", path.join(dir, "missing.tsv")], dir).status).toBe(2);
+  });
+});
