@@ -2,6 +2,7 @@
  * The build context as Docker receives it, and its hash (the image tag): run
  * against real directories in temp folders, including a copy of infra/image.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -256,5 +257,13 @@ describe("symbolic links", () => {
     fs.writeFileSync(path.join(ctx, ".dockerignore"), "shared.txt\n");
     expect(paths(ctx)).toEqual([".dockerignore", "Dockerfile"]);
     expect(hashBuildContext(ctx, {}, root)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe(".gitattributes", () => {
+  it("keeps every file under infra/ in LF on any checkout, so a Windows clone cannot move the tag", () => {
+    const files = ["infra/image/Dockerfile", "infra/image/requirements.txt", "infra/image/.dockerignore", "infra/init-scripts/init_script_dask.sh"];
+    const out = execFileSync("git", ["check-attr", "eol", "--", ...files], { cwd: ROOT, encoding: "utf8" });
+    for (const f of files) expect(out).toContain(`${f}: eol: lf`);
   });
 });
