@@ -131,6 +131,17 @@ function render(stack: string): Rendering {
   return JSON.parse(fs.readFileSync(out, "utf8")) as Rendering;
 }
 
+/** A rendering of a committed stack made once per suite, for the tests that pass it in DCS_RENDERING. */
+const renderedFiles = new Map<string, string>();
+function renderedFile(stack: string): string {
+  if (!renderedFiles.has(stack)) {
+    const file = path.join(fs.mkdtempSync(path.join(sandbox, "cached-")), `${stack}.json`);
+    fs.writeFileSync(file, JSON.stringify(render(stack)));
+    renderedFiles.set(stack, file);
+  }
+  return renderedFiles.get(stack)!;
+}
+
 /** A temporary Pulumi.<name>.yaml made from a committed one; removed after the suite. */
 const tmpStacks: string[] = [];
 afterAll(() => tmpStacks.forEach((f) => fs.rmSync(f, { force: true })));
@@ -193,7 +204,7 @@ const TYPES = {
 describe("registry targets, from the real renderings", () => {
   const renderings: Record<string, Rendering> = {};
   beforeAll(() => {
-    for (const stack of ["dev", "prod"]) renderings[stack] = render(stack);
+    for (const stack of ["dev", "prod"]) renderings[stack] = JSON.parse(fs.readFileSync(renderedFile(stack), "utf8")) as Rendering;
   }, 120_000);
 
   for (const stack of ["dev", "prod"]) {
@@ -264,7 +275,7 @@ describe("registry-login.sh", () => {
 
   it("fails, without logging in, when the targeted pulumi up fails", () => {
     const dir = fakes();
-    const r = runScript("registry-login.sh", ["dev"], dir, { FAKE_ACR_SHOW_STATUS: "1", FAKE_UP_STATUS: "255" });
+    const r = runScript("registry-login.sh", ["dev"], dir, { FAKE_ACR_SHOW_STATUS: "1", FAKE_UP_STATUS: "255", DCS_RENDERING: renderedFile("dev") });
     expect(r.status).toBe(255);
     expect(calls(dir, "pulumi")).toHaveLength(1);
     expect(calls(dir, "az").map((c) => c.slice(0, 2).join(" "))).toEqual(["acr show"]);
@@ -363,21 +374,35 @@ describe("smoke-build.sh", () => {
 
   it("fails when the build fails, and then runs no smoke test", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_BUILD_STATUS: "1" });
+    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_BUILD_STATUS: "1", DCS_RENDERING: renderedFile("dev") });
     expect(r.status).toBe(1);
     expect(dockerArgv(dir).map((a) => a[0])).toEqual(["build"]);
   });
 
   it("fails when the smoke test fails", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_PLATFORM: "linux/arm64" });
+    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_PLATFORM: "linux/arm64", DCS_RENDERING: renderedFile("dev") });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain("FAIL  platform is linux/amd64 (got linux/arm64)");
   });
 
+  it("reuses a rendering of the same stack from DCS_RENDERING, and renders anew for another stack", () => {
+    const dev = renderedFile("dev");
+    const doctored = path.join(path.dirname(dev), "doctored.json");
+    const doc = JSON.parse(fs.readFileSync(dev, "utf8"));
+    doc.resources.find((x: Resource) => x.type === TYPES.image).inputs.build.args.IMAGE_SOURCE = "from-the-given-rendering";
+    fs.writeFileSync(doctored, JSON.stringify(doc));
+    const reused = fakes();
+    expect(runScript("smoke-build.sh", ["dev"], reused, { DCS_RENDERING: doctored }).status).toBe(0);
+    expect(dockerArgv(reused)[0]).toContain("IMAGE_SOURCE=from-the-given-rendering");
+    const other = fakes();
+    expect(runScript("smoke-build.sh", ["prod"], other, { DCS_RENDERING: doctored }).status).toBe(0);
+    expect(dockerArgv(other)[0].join(" ")).not.toContain("from-the-given-rendering");
+  });
+
   it("builds nothing for a stack without an image (admin)", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["admin"], dir);
+    const r = runScript("smoke-build.sh", ["admin"], dir, { DCS_RENDERING: renderedFile("admin") });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("stack admin declares no image; nothing to build");
     expect(calls(dir)).toEqual([]);

@@ -30,3 +30,21 @@ ci_warning() {
     printf 'warning: %s\n' "$1" >&2
   fi
 }
+
+# render_stack STACK OUT: writes the stack's offline rendering (what the program
+# declares, `npm start -- --out`) to OUT. A job that has rendered the stack
+# already passes that file in DCS_RENDERING and the scripts reuse it (a render
+# takes about 2 s); a file of another stack is not reused. Fails, after the
+# renderer's own error, when the stack cannot be rendered.
+render_stack() {
+  local stack="$1" out="$2"
+  if [[ -n "${DCS_RENDERING:-}" && -f "$DCS_RENDERING" ]] &&
+    [[ "$(node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stack))' "$DCS_RENDERING" 2>/dev/null)" == "$stack" ]]; then
+    cp "$DCS_RENDERING" "$out"
+    return 0
+  fi
+  if ! (cd "$ci_root" && npm start --silent -- --stack "$stack" --out "$out" --quiet) >/dev/null; then
+    printf 'scripts/ci: stack %s cannot be rendered offline; see the error above\n' "$stack" >&2
+    return 1
+  fi
+}

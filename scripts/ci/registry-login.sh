@@ -45,10 +45,7 @@ if ! az acr show --name "$registry" --query id --output none 2>/dev/null; then
   log "registry $registry does not exist yet (first deployment): creating it before the image push"
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
-  if ! (cd "$ci_root" && npm start --silent -- --stack "$stack" --out "$tmp/rendering.json" --quiet) >/dev/null; then
-    log "stack $stack cannot be rendered offline; see the error above" >&2
-    exit 1
-  fi
+  render_stack "$stack" "$tmp/rendering.json" || exit 1
   node "$ci_root/scripts/ci/rendering.js" registry-targets "$tmp/rendering.json" >"$tmp/targets"
   targets=()
   while IFS= read -r urn; do targets+=(--target "$urn"); done <"$tmp/targets"

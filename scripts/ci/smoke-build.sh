@@ -25,10 +25,7 @@ log() { printf 'smoke-build: %s\n' "$*"; }
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-if ! (cd "$ci_root" && npm start --silent -- --stack "$stack" --out "$tmp/rendering.json" --quiet) >/dev/null; then
-  log "stack $stack cannot be rendered offline; see the error above" >&2
-  exit 1
-fi
+render_stack "$stack" "$tmp/rendering.json" || exit 1
 status=0
 node "$ci_root/scripts/ci/rendering.js" image-build "$tmp/rendering.json" >"$tmp/build" 2>"$tmp/error" || status=$?
 if ((status == 3)); then
