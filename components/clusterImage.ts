@@ -21,6 +21,12 @@ import { childName, imageTag } from "./naming";
 /** Databricks Container Services runs linux/amd64 images only. */
 export const IMAGE_PLATFORM = "linux/amd64";
 
+/**
+ * Tag of the image a build takes its cache from. The pipeline points it at the
+ * image it just pushed; it is not a content tag, so the purge never removes it.
+ */
+export const BUILD_CACHE_TAG = "buildcache";
+
 /** The Databricks base image the build starts from. */
 export const BASE_REPOSITORY = "databricksruntime/standard";
 
@@ -37,6 +43,10 @@ export interface ClusterImageArgs {
   runtime: string;
   /** Digest pinning the base, `sha256:...` (build argument BASE_IMAGE becomes `<base>:<runtime>@<digest>`). Default: the tag alone. */
   baseDigest?: string;
+  /** Registry host the base is pulled from, where it was imported (`<host>/databricksruntime/standard`). Default: Docker Hub. */
+  baseRegistry?: string;
+  /** Image whose inline build cache the build reuses (a previous build of this image). Default: none. */
+  cacheFrom?: string;
   /** Source repository URL for the OCI source label. Default: none. */
   source?: string;
   /** Push credentials; when absent the runner's Docker credentials (`az acr login`) are used. */
@@ -59,10 +69,17 @@ export interface ImageBuildPlan {
   buildArgs: Record<string, string>;
 }
 
-/** The base image reference for a runtime tag and an optional digest. */
-export function baseImage(runtime: string, baseDigest?: string): string {
-  return `${BASE_REPOSITORY}:${runtime}${baseDigest ? `@${baseDigest}` : ""}`;
+/** The base image reference for a runtime tag, an optional digest and an optional registry it was imported into. */
+export function baseImage(runtime: string, baseDigest?: string, baseRegistry?: string): string {
+  return `${baseRegistry ? `${baseRegistry}/` : ""}${BASE_REPOSITORY}:${runtime}${baseDigest ? `@${baseDigest}` : ""}`;
 }
+
+/**
+ * The build argument that makes BuildKit write its cache metadata into the
+ * pushed image, so a later build on another runner can take layers from it
+ * (`cacheFrom`). It changes no layer, so it stays out of the tag.
+ */
+export const INLINE_CACHE_ARG = { BUILDKIT_INLINE_CACHE: "1" } as const;
 
 /** A project-relative POSIX path for `p` (absolute or relative to the root). */
 export function projectRelative(p: string, root: string): string {
@@ -71,11 +88,11 @@ export function projectRelative(p: string, root: string): string {
 }
 
 /** The build plan for a context: the tag is predictable and testable. */
-export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source" | "baseDigest" | "projectRoot">): ImageBuildPlan {
+export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source" | "baseDigest" | "baseRegistry" | "projectRoot">): ImageBuildPlan {
   const root = args.projectRoot ?? process.cwd();
   const context = projectRelative(args.context, root);
   // Arguments that shape the image enter the hash; the labels derived from the hash cannot.
-  const shaping: Record<string, string> = { RUNTIME_TAG: args.runtime, BASE_IMAGE: baseImage(args.runtime, args.baseDigest), IMAGE_SOURCE: args.source ?? "" };
+  const shaping: Record<string, string> = { RUNTIME_TAG: args.runtime, BASE_IMAGE: baseImage(args.runtime, args.baseDigest, args.baseRegistry), IMAGE_SOURCE: args.source ?? "" };
   const contextHash = hashBuildContext(path.resolve(root, context), shaping, root);
   const tag = imageTag(args.runtime, contextHash);
   return { context, dockerfile: `${context}/Dockerfile`, tag, contextHash, buildArgs: { ...shaping, IMAGE_REVISION: contextHash, IMAGE_VERSION: tag } };
@@ -103,7 +120,15 @@ export class ClusterImage extends pulumi.ComponentResource {
       {
         imageName: pulumi.interpolate`${registryServer}/${repository}:${plan.tag}`,
         // BuildKit: the Dockerfile bind-mounts the wheels stage instead of copying it.
-        build: { context: plan.context, dockerfile: plan.dockerfile, platform: IMAGE_PLATFORM, args: plan.buildArgs, builderVersion: docker.types.enums.BuilderVersion.BuilderBuildKit },
+        build: {
+          context: plan.context,
+          dockerfile: plan.dockerfile,
+          platform: IMAGE_PLATFORM,
+          args: args.cacheFrom ? { ...plan.buildArgs, ...INLINE_CACHE_ARG } : plan.buildArgs,
+          // A missing cache image is not an error: the provider logs it and builds without (pulumi-docker provider/image.go).
+          cacheFrom: args.cacheFrom ? { images: [args.cacheFrom] } : undefined,
+          builderVersion: docker.types.enums.BuilderVersion.BuilderBuildKit,
+        },
         registry: credentials ? { server: registryServer, username: credentials.username, password: pulumi.secret(credentials.password) } : undefined,
         skipPush: false,
       },

@@ -55,6 +55,8 @@ export interface DcsClusterArgs {
   sparkEnvVars?: Record<string, pulumi.Input<string>>;
   /** Spark configuration. Default: none. */
   sparkConf?: Record<string, string>;
+  /** Where Databricks delivers the cluster's logs: a `/Volumes/...` or `dbfs:/...` folder. Default: no delivery. */
+  logDestination?: string;
   /** Resources the cluster waits for: the container-services toggle, the script uploads, the pull secret and grant. Default: none. */
   dependsOn?: pulumi.Resource[];
   /** Workspace-level Databricks provider. */
@@ -67,7 +69,7 @@ export function isSecretReference(value: pulumi.Input<string>): value is string 
 }
 
 /** Problems with the sizing arguments, as messages; empty when valid. */
-export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword">): string[] {
+export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination">): string[] {
   const problems: string[] = [];
   if (!isSecretReference(args.pullPassword)) problems.push("pullPassword must be a {{secrets/<scope>/<key>}} reference, not a secret value");
   const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.includes(k));
@@ -76,7 +78,16 @@ export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "a
   if (args.autoscale && args.autoscale.maxWorkers < args.autoscale.minWorkers) problems.push("autoscale.maxWorkers is below autoscale.minWorkers");
   if ((args.autoterminationMinutes ?? 30) <= 0) problems.push("autoterminationMinutes must be positive");
   if ((args.initScripts?.length ?? 0) > 10) problems.push("a cluster runs at most 10 init scripts");
+  if (args.logDestination !== undefined && !/^(\/Volumes\/|dbfs:\/)/.test(args.logDestination)) problems.push(`log destination ${args.logDestination} is neither /Volumes/... nor dbfs:/...`);
   return problems;
+}
+
+/** The cluster's `clusterLogConf` block for a log destination (a Unity Catalog volume folder or DBFS). */
+export function clusterLogConf(destination: string | undefined): { volumes: { destination: string } } | { dbfs: { destination: string } } | undefined {
+  if (destination === undefined) return undefined;
+  if (destination.startsWith("/Volumes/")) return { volumes: { destination } };
+  if (destination.startsWith("dbfs:/")) return { dbfs: { destination } };
+  throw new Error(`log destination ${destination} is neither /Volumes/... nor dbfs:/...`);
 }
 
 /** Checks a looked-up runtime against the image's; returns it or throws with the key to set. */
@@ -138,6 +149,7 @@ export class DcsCluster extends pulumi.ComponentResource {
         customTags: args.customTags ?? {},
         sparkEnvVars: args.sparkEnvVars ?? {},
         sparkConf: args.sparkConf ?? {},
+        clusterLogConf: clusterLogConf(args.logDestination),
       },
       { parent: this, provider, dependsOn: args.dependsOn ?? [] },
     );

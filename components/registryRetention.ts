@@ -9,7 +9,8 @@
  * registry, so no credential is declared. It keeps the newest `keepTags` tags
  * of the repository (`--keep`) and never the tag clusters use now: that tag is
  * left out of the filter altogether, by a regular expression that matches
- * every tag but it. Untagged manifests go too (`--untagged`).
+ * every content tag but it. Only content tags are purged (see CONTENT_TAG).
+ * Untagged manifests go too (`--untagged`).
  *
  * The expression is written for every engine acr-cli has used (Go's RE2, now
  * dlclark/regexp2): no look-ahead, no `(?:` (the filter splits repository and
@@ -29,20 +30,50 @@ function escapeRegex(text: string): string {
 /** End of text in RE2 and regexp2 (no `$`: see above). */
 export const END_OF_TEXT = "\\z";
 
+const DIGITS = "0123456789";
+const CONTENT_TAG_REST = `${DIGITS}abcdefghijklmnopqrstuvwxyz.-`;
+
 /**
- * An anchored regular expression matching every non-empty string except
- * `tag`: a proper prefix of it, a string that departs from it at some
- * character, or the tag followed by more.
+ * The shape of the content tags `ClusterImage` pushes (`<runtime>-<12 hex>`,
+ * e.g. `16.4-lts-3f2a9c1b7d0e`): a digit first, then digits, lower-case
+ * letters, '.' and '-'. The purge touches only tags of this shape, so a tag a
+ * person or a pipeline set by hand (`buildcache`, `v1`, `latest`) is never purged.
+ */
+export const CONTENT_TAG = /^[0-9][0-9a-z.-]*$/;
+
+/** A character class of `chars` (ranges where they run on), for RE2 and JavaScript alike. */
+function charClass(chars: string): string {
+  const codes = [...new Set(chars)].map((c) => c.charCodeAt(0)).sort((x, y) => x - y);
+  const parts: string[] = [];
+  for (let i = 0; i < codes.length; ) {
+    let j = i;
+    while (j + 1 < codes.length && codes[j + 1] === codes[j] + 1) j++;
+    const from = String.fromCharCode(codes[i]);
+    const to = String.fromCharCode(codes[j]);
+    const esc = (c: string) => (/[\]\\^-]/.test(c) ? `\\${c}` : c);
+    parts.push(j - i >= 2 ? `${esc(from)}-${esc(to)}` : codes.slice(i, j + 1).map((c) => esc(String.fromCharCode(c))).join(""));
+    i = j + 1;
+  }
+  return `[${parts.join("")}]`;
+}
+
+/**
+ * An anchored regular expression matching every content tag (CONTENT_TAG)
+ * except `tag`: a proper prefix of it, a tag that departs from it at some
+ * character, or the tag followed by more. Nothing outside the content-tag
+ * shape matches.
  */
 export function regexExcept(tag: string): string {
-  if (tag.length === 0) throw new Error("regexExcept needs a non-empty tag");
+  if (!CONTENT_TAG.test(tag)) throw new Error(`regexExcept needs a content tag such as 16.4-lts-3f2a9c1b7d0e, got "${tag}"`);
+  const rest = charClass(CONTENT_TAG_REST);
   const alternatives: string[] = [];
   for (let i = 0; i < tag.length; i++) {
     const before = escapeRegex(tag.slice(0, i));
-    alternatives.push(`${before}[^${escapeRegex(tag[i])}].*`);
+    const allowed = (i === 0 ? DIGITS : CONTENT_TAG_REST).replace(tag[i], "");
+    alternatives.push(`${before}${charClass(allowed)}${rest}*`);
     if (i > 0) alternatives.push(before);
   }
-  alternatives.push(`${escapeRegex(tag)}.+`);
+  alternatives.push(`${escapeRegex(tag)}${rest}+`);
   return `^(${alternatives.join("|")})${END_OF_TEXT}`;
 }
 
@@ -83,7 +114,7 @@ export class RegistryRetention extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryRetentionArgs, opts?: pulumi.ComponentResourceOptions) {
     const keepTags = args.keepTags ?? 10;
-    purgeCommand(args.repository, "x", keepTags); // rejected before registration
+    purgeCommand(args.repository, "0", keepTags); // rejected before registration
     super("dcs:index:RegistryRetention", name, {}, opts);
 
     this.command = pulumi.output(args.inUseTag).apply((tag) => purgeCommand(args.repository, tag, keepTags));

@@ -17,7 +17,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as databricks from "@pulumi/databricks";
-import { ClusterImage } from "../components/clusterImage";
+import * as azureDatabricks from "@pulumi/azure-native/databricks";
+import { BUILD_CACHE_TAG, ClusterImage } from "../components/clusterImage";
 import { ContainerRegistry } from "../components/containerRegistry";
 import { ContainerServices } from "../components/containerServices";
 import { DcsCluster } from "../components/dcsCluster";
@@ -25,6 +26,7 @@ import { defaultInitScriptFolder, InitScripts, SCRIPTS_HASH_VAR } from "../compo
 import { standardTags } from "../components/naming";
 import { PullSecret, readersOf } from "../components/pullSecret";
 import { RegistryRetention } from "../components/registryRetention";
+import { driverProxyUrl, orgIdOfWorkspaceUrl, workspaceHost, workspaceOfResourceId } from "../components/workspace";
 import { loadStackConfig, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
 
@@ -39,6 +41,12 @@ const workspace = new databricks.Provider("workspace", {
   host: cfg.workspace.url,
   azureWorkspaceResourceId: cfg.workspace.resourceId,
 });
+
+// The workspace's host and organisation id (for driver-proxy links): from its URL when the
+// stack names one, else from Azure, which knows the workspace by its resource id.
+const workspaceInfo = cfg.workspace.url
+  ? pulumi.output({ host: workspaceHost(cfg.workspace.url), orgId: orgIdOfWorkspaceUrl(cfg.workspace.url) ?? "" })
+  : azureDatabricks.getWorkspaceOutput(workspaceOfResourceId(cfg.workspace.resourceId!)).apply((w) => ({ host: workspaceHost(w.workspaceUrl), orgId: w.workspaceId }));
 
 // Only stacks run by a workspace admin own this workspace-wide switch.
 const containerServices = new ContainerServices("container-services", {
@@ -72,6 +80,9 @@ function teamResources(team: TeamStackConfig) {
         ? registry.adminCredentials
         : undefined; // dockerConfig: the runner's `az acr login` (scripts/ci/registry-login.sh)
 
+  // ACR's login server is the registry name in lower case under azurecr.io (Azure public cloud):
+  // known before the registry exists, so the base and cache references are plain strings.
+  const registryHost = `${team.registry.name.toLowerCase()}.azurecr.io`;
   const image = new ClusterImage("image", {
     context: team.image.context,
     projectRoot,
@@ -79,6 +90,8 @@ function teamResources(team: TeamStackConfig) {
     repository: team.image.repository,
     runtime: team.image.runtime,
     baseDigest: team.image.baseDigest,
+    baseRegistry: team.image.baseFromRegistry ? registryHost : undefined,
+    cacheFrom: team.image.baseFromRegistry ? `${registryHost}/${team.image.repository}:${BUILD_CACHE_TAG}` : undefined,
     source: team.image.source,
     credentials: pushCredentials,
     dependsOn: registry.pushReady ? [registry.pushReady] : [],
@@ -134,19 +147,30 @@ function teamResources(team: TeamStackConfig) {
     customTags: { ...team.cluster.tags, ...tags, ...(team.cluster.longRunning ? { longRunning: "true" } : {}) },
     sparkEnvVars: { ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash, ...team.cluster.sparkEnvVars },
     sparkConf: initScripts.sparkConf,
+    logDestination: team.cluster.logDestination,
     dependsOn: [...(containerServices.toggle ? [containerServices.toggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads],
     provider: workspace,
   });
+
+  const prerequisites = [...pullSecret.prerequisites];
+  const logs = team.cluster.logDestination;
+  if (logs?.startsWith("/Volumes/")) {
+    const [catalog, schema, volume] = logs.split("/").slice(2, 5);
+    prerequisites.push(
+      `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${team.cluster.singleUserName} holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`,
+    );
+  }
 
   return {
     registryLoginServer: registry.loginServer,
     imageRef,
     imageTag: image.tag,
     pullSecretReference: pullSecret.reference,
-    externalPrerequisites: pullSecret.prerequisites,
+    externalPrerequisites: prerequisites,
     initScriptDestinations: pulumi.output(initScripts.destinations),
     clusterId: cluster.clusterId,
     clusterUrl: cluster.url,
+    daskDashboardUrl: pulumi.all([workspaceInfo, cluster.clusterId]).apply(([w, id]) => driverProxyUrl(w.host, w.orgId, id, team.dask.dashboardPort)),
   };
 }
 
@@ -163,3 +187,5 @@ export const externalPrerequisites = team?.externalPrerequisites;
 export const initScriptDestinations = team?.initScriptDestinations;
 export const clusterId = team?.clusterId;
 export const clusterUrl = team?.clusterUrl;
+/** The Dask dashboard through the workspace's driver proxy (open it signed in to the workspace). */
+export const daskDashboardUrl = team?.daskDashboardUrl;

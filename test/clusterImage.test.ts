@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
-import { baseImage, ClusterImage, IMAGE_PLATFORM, planImageBuild, projectRelative, type ClusterImageArgs } from "../components/clusterImage";
+import { baseImage, ClusterImage, IMAGE_PLATFORM, INLINE_CACHE_ARG, planImageBuild, projectRelative, type ClusterImageArgs } from "../components/clusterImage";
 import { isDigestReference } from "../components/naming";
 import { RenderError } from "../stacks/render/engine";
 import { one, recordResources, TestResource } from "./helpers/record";
@@ -77,6 +77,21 @@ describe("ClusterImage", () => {
     expect(pinned.buildArgs.BASE_IMAGE).toBe(`databricksruntime/standard:16.4-LTS@${digest}`);
     expect(baseImage("16.4-LTS")).toBe("databricksruntime/standard:16.4-LTS");
     expect(pinned.tag).not.toBe(plain.tag);
+  });
+
+  it("builds from the base imported into the registry, reusing the registry's inline build cache", async () => {
+    const ctx = context();
+    const r = await recordResources(declare({ context: ctx, baseRegistry: "dcshydrodev.azurecr.io", cacheFrom: "dcshydrodev.azurecr.io/hydrology/dask:buildcache" }));
+    const build = one(r, IMAGE).inputs.build as Record<string, unknown>;
+    expect(build.cacheFrom).toEqual({ images: ["dcshydrodev.azurecr.io/hydrology/dask:buildcache"] });
+    expect(build.args).toMatchObject({ BASE_IMAGE: "dcshydrodev.azurecr.io/databricksruntime/standard:16.4-LTS", ...INLINE_CACHE_ARG });
+    // Where the base comes from is part of the tag; the cache setting is not.
+    const hub = planImageBuild({ context: ctx, runtime: "16.4-LTS" });
+    const imported = planImageBuild({ context: ctx, runtime: "16.4-LTS", baseRegistry: "dcshydrodev.azurecr.io" });
+    expect(imported.tag).not.toBe(hub.tag);
+    expect(imported.buildArgs).not.toHaveProperty("BUILDKIT_INLINE_CACHE");
+    const plain = await recordResources(declare({ context: ctx }));
+    expect((one(plain, IMAGE).inputs.build as Record<string, unknown>).cacheFrom).toBeUndefined();
   });
 
   it("waits for what it is told to (the AcrPush grant) before building", async () => {

@@ -45,7 +45,9 @@ describe("the committed stack files", () => {
     expect(c.registryProtected).toBe(false);
     expect(c.containerServices.manage).toBe(false);
     expect(c.image.push.mode).toBe("dockerConfig");
-    expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 });
+    expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
+    expect(c.cluster.numWorkers).toBe(2);
+    expect(c.warnings).toEqual([]);
   });
 
   it("prod parses: protected registry, managed toggle, its own secret scope, both secrets required", () => {
@@ -58,6 +60,16 @@ describe("the committed stack files", () => {
     expect(c.pullIdentity.secretReference).toBeUndefined();
     expect(c.pullSecret).toEqual({ scope: "dcs-hydrology-prod", key: "acr-pull", readers: [] });
     expect(c.image.push).toMatchObject({ mode: "servicePrincipal", objectId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it("sizes a Dask cluster with a fixed number of workers by default, and warns about autoscaling with the reason", () => {
+    const raw = devWithSecret();
+    delete raw.cluster.numWorkers;
+    expect(parseTeam(raw).cluster).toMatchObject({ numWorkers: 2 });
+    raw.cluster.autoscale = { minWorkers: 1, maxWorkers: 4 };
+    const c = parseTeam(raw);
+    expect(c.cluster.numWorkers).toBeUndefined();
+    expect(c.warnings).toEqual([{ key: "dcs:cluster.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:cluster.numWorkers/) }]);
   });
 
   it("defaults: digest references, 10 tags kept by a daily purge, a 300 s wait after new grants", () => {
@@ -75,9 +87,11 @@ const cases: Case[] = [
   ["registry name too short", (r) => (r.registry.name = "abc"), "dcs:registry.name", /5 to 50/],
   ["unknown SKU", (r) => (r.registry.sku = "Ultra"), "dcs:registry.sku", /Basic|Standard|Premium/],
   ["admin user outside dev", (r) => (r.registry.adminUserEnabled = true), "dcs:registry.adminUserEnabled", /only be enabled in a dev stack/, "test"],
-  ["autoscale max below min", (r) => (r.cluster.autoscale = { minWorkers: 4, maxWorkers: 2 }), "dcs:cluster.autoscale.maxWorkers", /at least dcs:cluster.autoscale.minWorkers/],
-  ["both fixed size and autoscale", (r) => (r.cluster.numWorkers = 2), "dcs:cluster.numWorkers", /not both/],
-  ["no size at all", (r) => delete r.cluster.autoscale, "dcs:cluster.autoscale", /numWorkers/],
+  ["autoscale max below min", (r) => { delete r.cluster.numWorkers; r.cluster.autoscale = { minWorkers: 4, maxWorkers: 2 }; }, "dcs:cluster.autoscale.maxWorkers", /at least dcs:cluster.autoscale.minWorkers/],
+  ["both fixed size and autoscale", (r) => (r.cluster.autoscale = { minWorkers: 1, maxWorkers: 3 }), "dcs:cluster.numWorkers", /not both/],
+  ["no worker for Dask", (r) => (r.cluster.numWorkers = 0), "dcs:cluster.numWorkers", /a Dask cluster needs at least one worker/],
+  ["the dashboard on a port the driver proxy refuses", (r) => (r.dask.dashboardPort = 8787), "dcs:dask.dashboardPort", /driver proxy refuses this port.*8087/],
+  ["log destination that is neither a volume nor DBFS", (r) => (r.cluster.logDestination = "/tmp/logs"), "dcs:cluster.logDestination", /\/Volumes\/<catalog>.*dbfs:\//],
   ["auto-termination above the cap", (r) => (r.cluster.autoterminationMinutes = 240), "dcs:cluster.autoterminationMinutes", /120-minute cap.*longRunning/],
   ["auto-termination too short", (r) => (r.cluster.autoterminationMinutes = 5), "dcs:cluster.autoterminationMinutes", /at least 10/],
   ["ML runtime", (r) => (r.cluster.sparkVersion = "16.4.x-cpu-ml-scala2.12"), "dcs:cluster.sparkVersion", /ML runtimes do not support custom containers/],

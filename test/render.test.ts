@@ -97,22 +97,22 @@ describe("npm start (the command line)", () => {
   it("prints the changes against an older rendering with --diff", async () => {
     const old = JSON.parse(fs.readFileSync(path.join(tmp, "a", "dev.json"), "utf8"));
     const cluster = old.resources.find((x: { type: string }) => x.type === "databricks:index/cluster:Cluster");
-    cluster.inputs.autoscale.maxWorkers = 9;
+    cluster.inputs.numWorkers = 9;
     fs.writeFileSync(path.join(tmp, "old.json"), JSON.stringify(old));
     const { code, stdout } = await cli("--stack", "dev", "--quiet", "--diff", path.join(tmp, "old.json"));
     expect(code).toBe(0);
     expect(stdout).toContain("0 to add, 1 to change, 0 to remove.");
-    expect(stdout).toContain("`inputs.autoscale.maxWorkers`: `9` -> `3`");
+    expect(stdout).toContain("`inputs.numWorkers`: `9` -> `2` [resize]");
   });
 
   it("exits non-zero on bad config, names the key and the file, and writes nothing", async () => {
     const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-    await withStackFile("bad", `${dev.replace("maxWorkers: 3", "maxWorkers: 0")}  dcs:environment: dev\n`, async (name) => {
+    await withStackFile("bad", `${dev.replace("numWorkers: 2", "numWorkers: 0")}  dcs:environment: dev\n`, async (name) => {
       const out = path.join(tmp, "bad.json");
       const { code, stderr } = await cli("--stack", name, "--out", out);
       expect(code).toBe(1);
       expect(stderr).toContain(`Pulumi.${name}.yaml`);
-      expect(stderr).toContain("dcs:cluster.autoscale.maxWorkers");
+      expect(stderr).toContain("dcs:cluster.numWorkers: a Dask cluster needs at least one worker");
       expect(stderr).toContain("nothing was written");
       expect(fs.existsSync(out)).toBe(false);
       expect(fs.existsSync(out.replace(/json$/, "md"))).toBe(false);
@@ -162,7 +162,9 @@ describe("rendered outputs", () => {
     expect(summary).toMatch(/External prerequisites[^\n]*\n {2}\* Databricks secret \{\{secrets\/security-team\/acr-hydrology\}\} exists/);
     expect(summary).toContain("READ on it to hydro-dev@contoso.com");
     expect(toMarkdown(r)).toContain("## External prerequisites");
-    expect(toSummary(dev)).not.toContain("External prerequisites");
+    // Dev declares its own secret; what it needs from outside is the volume its logs go to.
+    expect(toSummary(dev)).not.toContain("Databricks secret {{secrets/");
+    expect(toSummary(dev)).toMatch(/\* Unity Catalog volume hydrology\.dcs\.cluster-logs exists for the cluster's logs, and hydro-dev@contoso\.com holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME/);
   });
 
   it("draw components as subgraphs and dependencies as edges", () => {
@@ -179,19 +181,19 @@ describe("rendered outputs", () => {
     const script = fs.readdirSync(scripts).find((f) => f.endsWith(".sh"))!;
     fs.appendFileSync(path.join(scripts, script), "# changed\n");
     const devCluster = JSON.parse(JSON.stringify((await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"]));
-    devCluster.autoscale.maxWorkers = 6;
+    devCluster.numWorkers = 6;
     const head = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts }, "dcs:cluster": devCluster });
     const d = diffRenderings(JSON.parse(toJson(base)), JSON.parse(toJson(head)));
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([]);
     const byName = Object.fromEntries(d.changed.map((c) => [c.urn.split("::").pop(), c.changes.map((x) => x.path)]));
     // The edited script reaches the cluster spec: its content hash is an environment variable there.
-    expect(byName["cluster-cluster"]).toEqual(["inputs.autoscale.maxWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
+    expect(byName["cluster-cluster"]).toEqual(["inputs.numWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
     expect(byName[`init-scripts-${script.replace(/\.sh$/, "").replace(/[^A-Za-z0-9-]+/g, "-")}`]).toEqual(["inputs.contentBase64"]);
     const text = diffToMarkdown(d, "dev");
     expect(text).toContain("0 to add, 2 to change, 0 to remove.");
     expect(text).toContain("`cluster-cluster` (databricks:index/cluster:Cluster) (restarts the cluster if it is running)");
-    expect(text).toMatch(/`inputs\.autoscale\.maxWorkers`: `3` -> `6` \[resize\]/);
+    expect(text).toMatch(/`inputs\.numWorkers`: `2` -> `6` \[resize\]/);
     expect(text).toMatch(/`inputs\.sparkEnvVars\.DCS_INIT_SCRIPTS_SHA256`: `[0-9a-f]{64}` -> `[0-9a-f]{64}` \[restart\]/);
     expect(text).toContain("> **Restarts:** `cluster-cluster`");
     expect(diffToMarkdown(diffRenderings(base, base), "dev")).toContain("No changes");
@@ -201,7 +203,7 @@ describe("rendered outputs", () => {
     const base = JSON.parse(toJson(dev));
     const resized = JSON.parse(toJson(dev));
     const cluster = (doc: { resources: { type: string; inputs: Record<string, unknown> }[] }) => doc.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
-    (cluster(resized).inputs.autoscale as { maxWorkers: number }).maxWorkers = 8;
+    cluster(resized).inputs.numWorkers = 8;
     const onlySize = diffRenderings(base, resized);
     expect(onlySize.changed.map((c) => c.effect)).toEqual(["resize"]);
     expect(diffToMarkdown(onlySize, "dev")).toContain("(resizes a running cluster, no restart)");
@@ -216,6 +218,16 @@ describe("rendered outputs", () => {
     expect(diffRenderings(base, image).changed[0].effect).toBe("restart");
     expect(clusterPathEffect("inputs.libraries[0].pypi.package")).toBe("none");
     expect(clusterPathEffect("inputs.numWorkers")).toBe("resize");
+    expect(clusterPathEffect("inputs.autoscale.maxWorkers")).toBe("resize");
+  });
+
+  it("warn, naming the key, when a Dask cluster autoscales", async () => {
+    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"];
+    const rest = { ...devCluster };
+    delete rest.numWorkers;
+    const r = await renderForTest("dev", { "dcs:cluster": { ...rest, autoscale: { minWorkers: 1, maxWorkers: 4 } } });
+    expect(r.warnings).toEqual([expect.stringMatching(/^dcs:cluster\.autoscale: Databricks autoscaling follows Spark's load/)]);
+    expect(dev.warnings).toEqual([]);
   });
 
   it("volumes store: the cluster gets the Spark setting custom containers need for Unity Catalog volumes", async () => {

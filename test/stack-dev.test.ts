@@ -18,7 +18,8 @@ describe("Pulumi.dev.yaml", () => {
     expect(registry.protect).toBe(false);
     expect(registry.inputs).toMatchObject({ adminUserEnabled: false, anonymousPullEnabled: false, sku: { name: "Basic" } });
     const cluster = one(r, "databricks:index/cluster:Cluster");
-    expect(input(cluster, "autoscale.maxWorkers")).toBeLessThanOrEqual(4);
+    expect(cluster.inputs.numWorkers).toBeLessThanOrEqual(4);
+    expect(cluster.inputs.autoscale).toBeUndefined();
     expect(cluster.inputs.autoterminationMinutes).toBeLessThanOrEqual(30);
   });
 
@@ -29,13 +30,22 @@ describe("Pulumi.dev.yaml", () => {
     expect(input(cluster, "dockerImage.basicAuth.username")).toBe("3f6c1f1e-58b4-4c1a-9a55-2d8a0c6b7e01");
     expect(one(r, "databricks:index/secretScope:SecretScope").inputs.name).toBe("dcs-hydrology-dev");
     expect(one(r, "databricks:index/secretAcl:SecretAcl").inputs).toMatchObject({ principal: "hydro-dev@contoso.com", permission: "READ" });
-    expect(r.outputs.externalPrerequisites).toEqual([]);
+    expect((r.outputs.externalPrerequisites as string[]).filter((p) => p.includes("secret"))).toEqual([]);
   });
 
   it("grants AcrPull to the pull identity and pushes with the runner's own login (no AcrPush grant declared)", () => {
     const grants = ofType(r, "azure-native:authorization:RoleAssignment");
     expect(grants.map((g) => g.inputs.principalId)).toEqual(["9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d"]);
     expect(one(r, "docker:index/image:Image").inputs.registry).toBeUndefined();
+  });
+
+  it("delivers its logs to a Unity Catalog volume, named as a prerequisite, and links the Dask dashboard through the driver proxy", () => {
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(cluster.inputs.clusterLogConf).toEqual({ volumes: { destination: "/Volumes/hydrology/dcs/cluster-logs/dev" } });
+    expect(r.outputs.externalPrerequisites).toEqual([expect.stringMatching(/^Unity Catalog volume hydrology\.dcs\.cluster-logs exists/)]);
+    // Org id from the workspace URL (adb-<org id>.<n>.azuredatabricks.net); 8087, a port the proxy serves.
+    expect(r.outputs.daskDashboardUrl).toBe(`https://adb-1234567890123456.7.azuredatabricks.net/driver-proxy/o/1234567890123456/${String(r.outputs.clusterId)}/8087/status`);
+    expect(r.invokes.map((i) => i.token)).not.toContain("azure-native:databricks:getWorkspace");
   });
 
   it("names resources with the URNs the engine forms, so pulumi up --target and pulumi state accept them", () => {

@@ -24,7 +24,7 @@ describe("Pulumi.prod.yaml", () => {
     expect(registry.protect).toBe(true);
     expect(input(registry, "sku.name")).toBe("Premium");
     const cluster = one(r, "databricks:index/cluster:Cluster");
-    expect(input(cluster, "autoscale.maxWorkers")).toBeGreaterThan(4);
+    expect(cluster.inputs.numWorkers).toBeGreaterThan(4);
     expect(cluster.inputs.driverNodeTypeId).not.toBe(cluster.inputs.nodeTypeId);
   });
 
@@ -45,6 +45,11 @@ describe("Pulumi.prod.yaml", () => {
     const wait = ofType(r, "time:index/sleep:Sleep").find((s) => s.dependencies.includes(push!.urn));
     expect(wait?.inputs.createDuration).toBe("300s");
     expect(image.dependencies).toContain(wait!.urn);
+  });
+
+  it("finds the workspace's host and org id from its resource id for the dashboard link", () => {
+    const lookup = r.invokes.find((i) => i.token === "azure-native:databricks:getWorkspace");
+    expect(lookup?.args).toEqual({ resourceGroupName: "rg-databricks-prod", workspaceName: "dbw-hydrology-prod" });
   });
 
   it("uses the workspace's Azure resource id to reach Databricks", () => {

@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { ADMIN_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
-import { crossFieldProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+import { configWarnings, crossFieldProblems, DEFAULT_DASK_WORKERS, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
 import { stackConfigSchema, type Parsed } from "./schema";
 
 export { NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
@@ -119,7 +119,8 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
     return { kind: "admin", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {} };
   }
   const full = c as Parsed;
-  return { ...full, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod" };
+  const cluster = full.cluster.numWorkers === undefined && full.cluster.autoscale === undefined ? { ...full.cluster, numWorkers: DEFAULT_DASK_WORKERS } : full.cluster;
+  return { ...full, cluster, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
 }
 
 /** True when the raw values declare a container-services-only (platform admin) stack. */
@@ -153,6 +154,7 @@ export function loadStackConfig(): StackConfig {
   try {
     const parsed = parseStackConfig(readRawConfig(all), { stack, secretKeys });
     if (parsed.kind === "admin") return parsed;
+    for (const w of parsed.warnings) pulumi.log.warn(`${w.key}: ${w.message}`);
     return {
       ...parsed,
       pullClientSecret: parsed.pullClientSecret === undefined ? undefined : pulumi.secret(parsed.pullClientSecret),

@@ -84,7 +84,6 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
 
   if (cl) {
     if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add("cluster.numWorkers", "set either dcs:cluster.numWorkers or dcs:cluster.autoscale, not both");
-    if (cl.numWorkers === undefined && cl.autoscale === undefined) add("cluster.autoscale", "set dcs:cluster.autoscale (minWorkers, maxWorkers) or dcs:cluster.numWorkers");
     if (cl.autoscale && cl.autoscale.maxWorkers < cl.autoscale.minWorkers) {
       add("cluster.autoscale.maxWorkers", `must be at least dcs:cluster.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
     }
@@ -113,4 +112,25 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     }
   }
   return problems;
+}
+
+/** Workers of a Dask cluster when the stack sets neither a fixed size nor autoscaling. */
+export const DEFAULT_DASK_WORKERS = 2;
+
+/**
+ * What is allowed but deserves a word at every preview: Databricks autoscaling
+ * follows Spark's load, so it never adds nodes for Dask work and can remove a
+ * node whose Dask worker holds data (dask-databricks and Databricks' autoscaling
+ * docs); a fixed size is what a Dask cluster wants.
+ */
+export function configWarnings(c: Partial<Parsed>): ConfigProblem[] {
+  const warnings: ConfigProblem[] = [];
+  if (c.cluster?.autoscale) {
+    warnings.push({
+      key: `${NAMESPACE}:cluster.autoscale`,
+      message:
+        "Databricks autoscaling follows Spark's load, not Dask's: it will not add workers for Dask tasks and may remove a node whose Dask worker holds results; prefer dcs:cluster.numWorkers for a Dask cluster",
+    });
+  }
+  return warnings;
 }

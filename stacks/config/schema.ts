@@ -6,6 +6,7 @@ import { z } from "zod";
 import { isRegistryName, REGISTRY_NAME_RULE } from "../../components/naming";
 import { RESERVED_CLUSTER_TAGS } from "../../components/dcsCluster";
 import { SECRET_SCOPE_NAME, SECRET_KEY_NAME } from "../../components/pullSecret";
+import { DRIVER_PROXY_REFUSED_PORTS } from "../../components/workspace";
 
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SECRET_REFERENCE = /^\{\{secrets\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\}\}$/;
@@ -81,6 +82,8 @@ export const imageSchema = z.strictObject({
   runtime: z.string().regex(RUNTIME_TAG, "must be a long-term-support runtime tag such as 16.4-LTS").default("16.4-LTS"),
   /** Digest that pins the base image (databricksruntime/standard:<runtime>@<digest>). */
   baseDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits> (see the README for the command that looks it up)").optional(),
+  /** Build from the base imported into the stack's registry (`az acr import`), not from Docker Hub, and reuse the registry's build cache. */
+  baseFromRegistry: z.boolean().default(false),
   /** Build context, relative to the project root. */
   context: z.string().min(1).default("infra/image"),
   /** URL of the source repository, written into the image's OCI source label. */
@@ -132,8 +135,8 @@ export const clusterSchema = z.strictObject({
   minCores: z.number().int().min(1).max(256).default(4),
   /** Minimum memory (GB) for the node-type lookup. */
   minMemoryGb: z.number().int().min(1).max(4096).default(16),
-  /** Fixed number of workers (exclusive with autoscale). */
-  numWorkers: z.number().int().min(0).max(1000).optional(),
+  /** Fixed number of workers (exclusive with autoscale); 2 when neither is set. A Dask cluster needs at least one. */
+  numWorkers: z.number().int().min(1, "a Dask cluster needs at least one worker (the driver runs only the scheduler)").max(1000).optional(),
   /** Autoscaling range (exclusive with numWorkers). */
   autoscale: z
     .strictObject({
@@ -147,6 +150,11 @@ export const clusterSchema = z.strictObject({
   longRunning: z.boolean().default(false),
   /** The user or service principal the single-user cluster belongs to. */
   singleUserName: z.string().min(3, "must be the user (email) or service principal application id that owns the cluster"),
+  /** Where Databricks delivers the cluster's logs (driver, executors, init scripts, Dask): a Unity Catalog volume folder or a DBFS folder. */
+  logDestination: z
+    .string()
+    .regex(/^(\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/[^/]+)*|dbfs:\/[^/]+(\/[^/]+)*)$/, "must be a Unity Catalog volume folder /Volumes/<catalog>/<schema>/<volume>/<folder> or a DBFS folder dbfs:/<folder>")
+    .optional(),
   /** How the cluster names its image: by digest (default) or by the content tag. */
   imageReference: z.enum(["digest", "tag"]).default("digest"),
   /** Extra custom tags (cost tags are added from dcs:team and dcs:costCenter). */
@@ -158,12 +166,15 @@ export const clusterSchema = z.strictObject({
 export const daskSchema = z
   .strictObject({
     schedulerPort: port.default(8786),
-    dashboardPort: port.default(8787),
+    /** The driver proxy refuses 8787, Dask's own default; 8087 is what dask-databricks uses. */
+    dashboardPort: port
+      .refine((p) => !DRIVER_PROXY_REFUSED_PORTS.includes(p), { message: "the Databricks driver proxy refuses this port, so nobody could open the dashboard; use 8087" })
+      .default(8087),
     workerThreads: z.number().int().min(1).max(512).optional(),
     workerMemory: z.string().regex(/^(auto|\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))$/, "must be auto or a size such as 8GiB").optional(),
     connectRetries: z.number().int().min(1).max(1000).default(60),
   })
-  .default({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 });
+  .default({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
 
 /** The whole `dcs:*` namespace. Keys are the part after `dcs:`. */
 export const stackConfigSchema = z.strictObject({
@@ -177,7 +188,7 @@ export const stackConfigSchema = z.strictObject({
   pullIdentity: pullIdentitySchema,
   pullSecret: pullSecretSchema.default({ key: "acr-pull", readers: [] }),
   pullClientSecret: z.string().min(1).optional(),
-  image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", context: "infra/image", push: { mode: "dockerConfig" } }),
+  image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", baseFromRegistry: false, context: "infra/image", push: { mode: "dockerConfig" } }),
   pushClientSecret: z.string().min(1).optional(),
   workspace: workspaceSchema,
   containerServices: z

@@ -18,6 +18,8 @@ export interface TeamStackConfig extends Omit<Parsed, "environment" | "pullClien
   pushClientSecret?: pulumi.Output<string>;
   /** Whether the registry is protected from deletion. */
   registryProtected: boolean;
+  /** Settings that are allowed but deserve a warning at every preview, each naming its key. */
+  warnings: { key: string; message: string }[];
 }
 
 /** Keys a container-services-only stack (a platform admin's) may set. */

@@ -366,6 +366,11 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
             return record("dcs:image.runtime", { ...inputs, id: options.sparkVersionAnswer ?? "16.4.x-scala2.12" });
           case "databricks:index/getNodeType:getNodeType":
             return record("placeholder", { ...inputs, id: mode === "simulated" ? "Standard_D4ds_v5" : computed(`node type with >= ${String(inputs.minCores)} cores`) });
+          case "azure-native:databricks:getWorkspace": {
+            const id = mode === "simulated" ? "1234567890123456" : computed("workspace id");
+            const url = mode === "simulated" ? `adb-${id}.7.azuredatabricks.net` : computed("workspace URL");
+            return record("placeholder", { workspaceId: id, workspaceUrl: url, name: inputs.workspaceName });
+          }
           case "azure-native:containerregistry:listRegistryCredentials":
             return record("placeholder", { username: String(inputs.registryName), passwords: [{ name: "password", value: computed("admin password") }] });
           default:

@@ -14,6 +14,7 @@ export const STACK_OUTPUTS = [
   "clusterId",
   "clusterUrl",
   "containerServicesManaged",
+  "daskDashboardUrl",
   "externalPrerequisites",
   "imageRef",
   "imageTag",
@@ -79,7 +80,8 @@ export function expectSoundGraph(r: Rendering): void {
   expect(password).toMatch(/^\{\{secrets\/[^/]+\/[^/]+\}\}$/);
   expect(cluster.secretInputs).toEqual([]);
   const secrets = ofType(r, "databricks:index/secret:Secret");
-  if ((r.outputs.externalPrerequisites as string[]).length === 0) {
+  const external = (r.outputs.externalPrerequisites as string[]).some((p) => p.startsWith("Databricks secret "));
+  if (!external) {
     const scope = one(r, "databricks:index/secretScope:SecretScope");
     const secret = one(r, "databricks:index/secret:Secret");
     expect(password).toBe(`{{secrets/${String(scope.inputs.name)}/${String(secret.inputs.key)}}}`);
@@ -137,6 +139,9 @@ export function expectSoundGraph(r: Rendering): void {
 
   // The edit of an init script reaches the cluster spec through the scripts' content hash.
   expect(input(cluster, `sparkEnvVars.${SCRIPTS_HASH_VAR}`)).toBe(scriptsHash(scripts));
+
+  // The Dask dashboard through the driver proxy, on the configured port.
+  expect(String(r.outputs.daskDashboardUrl)).toMatch(new RegExp(`^https://adb-\\d+\\.\\d+\\.azuredatabricks\\.net/driver-proxy/o/\\d+/${String(r.outputs.clusterId)}/${String(input(cluster, "sparkEnvVars.DCS_DASK_DASHBOARD_PORT"))}/status$`));
 
   // Secrets: no fake secret value anywhere.
   const text = JSON.stringify(r);
