@@ -13,6 +13,14 @@
  * - a symbolic link counts as the path it resolves to (not the target's bytes)
  *   and a dangling link is an error, as in the provider;
  * - paths, the executable bit and bytes count; timestamps and owners do not.
+ *   The provider hashes the whole permission string of each file, so a
+ *   checkout made under another umask (664 on a desktop, 644 on a CI runner)
+ *   would rebuild and re-push the same content, and move the digest clusters
+ *   boot from. Files of the context must therefore be exactly 644 or 755, as
+ *   Git checks them out under the usual umask 022; anything else is refused
+ *   with the command that fixes it;
+ * - `<Dockerfile>.dockerignore`, which the provider would read instead of
+ *   `.dockerignore`, is refused: one ignore file, read one way.
  *
  * Patterns are matched with @balena/dockerignore (a port of Docker's matcher)
  * with case-sensitivity on. Where that port departs from Docker's current
@@ -51,9 +59,15 @@ export interface ContextEntry {
   executable: boolean;
 }
 
+/** The permissions every file of a build context has (see above). */
+export const CONTEXT_FILE_MODES: readonly number[] = [0o644, 0o755];
+
 /** Every entry Docker receives from `dir`, sorted by path: after `.dockerignore`, with the Dockerfile and `.dockerignore` always in. */
 export function contextEntries(dir: string, dockerfile = "Dockerfile"): ContextEntry[] {
   if (!fs.existsSync(dir)) throw new Error(`build context ${dir} does not exist`);
+  if (fs.existsSync(path.join(dir, `${dockerfile}.dockerignore`))) {
+    throw new Error(`build context ${dir}: ${dockerfile}.dockerignore would replace .dockerignore for the Docker provider but not for the image tag; keep the rules in .dockerignore only`);
+  }
   const ignoreFile = path.join(dir, ".dockerignore");
   const ig = ignore({ ignorecase: false });
   if (fs.existsSync(ignoreFile)) ig.add(ignorePatterns(fs.readFileSync(ignoreFile, "utf8"), ignoreFile));
@@ -68,7 +82,15 @@ export function contextEntries(dir: string, dockerfile = "Dockerfile"): ContextE
       }
       if (ig.ignores(child) && !always.has(child)) continue;
       if (entry.isSymbolicLink()) out.push({ path: child, kind: "symlink", executable: false });
-      else if (entry.isFile()) out.push({ path: child, kind: "file", executable: (fs.statSync(path.join(dir, child)).mode & 0o111) !== 0 });
+      else if (entry.isFile()) {
+        const mode = fs.statSync(path.join(dir, child)).mode & 0o777;
+        if (!CONTEXT_FILE_MODES.includes(mode)) {
+          throw new Error(
+            `build context ${dir}: ${child} has permissions ${mode.toString(8)}; the Docker provider hashes permissions, so this checkout would rebuild the image and restart clusters. Run: chmod -R u=rwX,go=rX ${dir}`,
+          );
+        }
+        out.push({ path: child, kind: "file", executable: (mode & 0o111) !== 0 });
+      }
     }
   };
   walk("");

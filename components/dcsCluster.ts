@@ -72,7 +72,7 @@ export function isSecretReference(value: pulumi.Input<string>): value is string 
 export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination">): string[] {
   const problems: string[] = [];
   if (!isSecretReference(args.pullPassword)) problems.push("pullPassword must be a {{secrets/<scope>/<key>}} reference, not a secret value");
-  const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.includes(k));
+  const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.some((r) => r.toLowerCase() === k.toLowerCase()));
   if (reserved.length > 0) problems.push(`custom tags ${reserved.join(", ")} are reserved by Databricks`);
   if ((args.numWorkers === undefined) === (args.autoscale === undefined)) problems.push("set exactly one of numWorkers and autoscale");
   if (args.autoscale && args.autoscale.maxWorkers < args.autoscale.minWorkers) problems.push("autoscale.maxWorkers is below autoscale.minWorkers");

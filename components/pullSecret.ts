@@ -17,12 +17,18 @@
  *   it when no initial manage principal is given (provider docs,
  *   secret_scope); granting `users` MANAGE would let everyone read the secret;
  * - a secret reference in cluster configuration is resolved at cluster start
- *   and needs READ on the scope ("Use a secret in a Spark configuration
- *   property or environment variable": requirements), so the principal the
- *   cluster is assigned to and whoever else starts it get READ; a changed
- *   secret reaches a running cluster at its next start;
- * - an ACL is one permission per principal: a READ grant to the deploying
- *   identity would replace its MANAGE, so it is never listed as a reader;
+ *   and needs READ on the scope for the cluster's owner ("Use a secret in a
+ *   Spark configuration property or environment variable": requirements); the
+ *   owner is the cluster's creator, the identity running `pulumi up`, which
+ *   holds MANAGE; the principal the cluster is assigned to and whoever else
+ *   starts it get READ as well; a changed secret reaches a running cluster at
+ *   its next start;
+ * - an ACL is one permission per principal, and put-acl replaces it: a READ
+ *   grant to the identity running `pulumi up` would take its MANAGE away (and
+ *   with it the right to update the secret). So a reader who is that identity
+ *   (`getCurrentUser`: a user's name, a service principal's application id)
+ *   is granted MANAGE instead, which it holds already; identities that deploy
+ *   later (a pipeline after a first deployment from a laptop) are `managers`;
  * - scope and key names: up to 128 letters, digits, '-', '_' and '.';
  * - Secret and SecretAcl have no update in the provider: any change replaces
  *   them under the same id, and Pulumi's create-before-delete would then
@@ -49,9 +55,22 @@ export function parseSecretReference(ref: string): { scope: string; key: string 
   return m ? { scope: m[1], key: m[2] } : undefined;
 }
 
+/** Principals each once, case aside (Databricks user names and application ids are not case-sensitive), in order. */
+function distinct(principals: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return principals
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0 && !seen.has(p.toLowerCase()) && seen.add(p.toLowerCase()) !== undefined);
+}
+
 /** The principals that get READ: the cluster's owner first, then the others, each once. */
 export function readersOf(owner: string, others: readonly string[] = []): string[] {
-  return [...new Set([owner, ...others].map((p) => p.trim()).filter((p) => p.length > 0))];
+  return distinct([owner, ...others]);
+}
+
+/** The permission a principal gets: MANAGE for the identity running `pulumi up` (never taken away), READ for anyone else. */
+export function permissionFor(principal: string, deployer: string | undefined, wanted: "READ" | "MANAGE"): "READ" | "MANAGE" {
+  return deployer !== undefined && principal.toLowerCase() === deployer.toLowerCase() ? "MANAGE" : wanted;
 }
 
 /** A child name for a principal: letters, digits and '-', so e-mail addresses and ids stay readable. */
@@ -71,6 +90,8 @@ export type PullSecretArgs =
       value: pulumi.Input<string>;
       /** Principals that get READ: the cluster's owner and whoever else starts the cluster. */
       readers: string[];
+      /** Principals that get MANAGE: identities that deploy the stack besides the one that created the scope. Default: none. */
+      managers?: string[];
       /** Workspace-level Databricks provider. */
       provider: databricks.Provider;
     }
@@ -93,6 +114,17 @@ export function validatePullSecretArgs(args: PullSecretArgs): string[] {
     if (!SECRET_KEY_NAME.test(args.key)) problems.push(`key "${args.key}" must be 1-128 letters, digits, '-', '_' or '.'`);
   }
   if (args.readers.length === 0) problems.push("at least one reader (the cluster's owner) is required");
+  const grantees = [...args.readers, ...(args.mode === "declared" ? (args.managers ?? []) : [])];
+  const bySlug = new Map<string, string>();
+  for (const p of distinct(grantees)) {
+    const other = bySlug.get(principalSlug(p));
+    if (other !== undefined) problems.push(`principals "${other}" and "${p}" would share the resource name read-${principalSlug(p)}; list only one of them`);
+    bySlug.set(principalSlug(p), p);
+  }
+  if (args.mode === "declared") {
+    const both = distinct(args.readers).filter((r) => (args.managers ?? []).some((m) => m.toLowerCase() === r.toLowerCase()));
+    if (both.length > 0) problems.push(`${both.join(", ")} listed as reader and manager; a principal has one permission on a scope`);
+  }
   return problems;
 }
 
@@ -123,9 +155,16 @@ export class PullSecret extends pulumi.ComponentResource {
       const scope = new databricks.SecretScope(childName(name, "scope"), { name: args.scope }, childOpts);
       const replaceDeleteFirst = { ...childOpts, deleteBeforeReplace: true };
       const secret = new databricks.Secret(childName(name, "secret"), { scope: scope.name, key: args.key, stringValue: pulumi.secret(args.value) }, replaceDeleteFirst);
-      const acls = args.readers.map(
-        (principal) => new databricks.SecretAcl(childName(name, `read-${principalSlug(principal)}`), { scope: scope.name, principal, permission: "READ" }, replaceDeleteFirst),
-      );
+      // Who runs this deployment: a user's name, or a service principal's application id.
+      const deployer = databricks.getCurrentUserOutput({}, { parent: this, provider: args.provider }).apply((u) => u.userName);
+      const grant = (principal: string, wanted: "READ" | "MANAGE", prefix: string) =>
+        new databricks.SecretAcl(
+          childName(name, `${prefix}-${principalSlug(principal)}`),
+          { scope: scope.name, principal, permission: deployer.apply((d) => permissionFor(principal, d, wanted)) },
+          // After the secret: the grants never stand between the deployer and its first write.
+          { ...replaceDeleteFirst, dependsOn: [secret] },
+        );
+      const acls = [...distinct(args.readers).map((p) => grant(p, "READ", "read")), ...distinct(args.managers ?? []).map((p) => grant(p, "MANAGE", "manage"))];
       this.reference = secretReference(args.scope, args.key);
       this.ready = [secret, ...acls];
       this.prerequisites = [];

@@ -115,7 +115,15 @@ function teamResources(team: TeamStackConfig) {
     "pull-secret",
     team.pullIdentity.secretReference !== undefined
       ? { mode: "external", reference: team.pullIdentity.secretReference, readers }
-      : { mode: "declared", scope: team.pullSecret.scope ?? `dcs-${team.team}-${team.stack}`, key: team.pullSecret.key, value: team.pullClientSecret!, readers, provider: workspace },
+      : {
+          mode: "declared",
+          scope: team.pullSecret.scope ?? `dcs-${team.team}-${team.stack}`,
+          key: team.pullSecret.key,
+          value: team.pullClientSecret!,
+          readers,
+          managers: team.pullSecret.managers,
+          provider: workspace,
+        },
   );
 
   // 5. Init scripts.
@@ -145,7 +153,7 @@ function teamResources(team: TeamStackConfig) {
     autoterminationMinutes: team.cluster.autoterminationMinutes,
     singleUserName: team.cluster.singleUserName,
     customTags: { ...team.cluster.tags, ...tags, ...(team.cluster.longRunning ? { longRunning: "true" } : {}) },
-    sparkEnvVars: { ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash, ...team.cluster.sparkEnvVars },
+    sparkEnvVars: { ...team.cluster.sparkEnvVars, ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash },
     sparkConf: initScripts.sparkConf,
     logDestination: team.cluster.logDestination,
     dependsOn: [...(containerServices.toggle ? [containerServices.toggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads],

@@ -267,3 +267,22 @@ describe(".gitattributes", () => {
     for (const f of files) expect(out).toContain(`${f}: eol: lf`);
   });
 });
+
+describe("what the Docker provider would hash differently", () => {
+  it("refuses a file whose permissions another umask gave it, naming the fix, and ignores excluded files' permissions", () => {
+    const dir = context({ Dockerfile: "FROM x\n", "requirements.txt": "dask\n", ".dockerignore": "*\n!Dockerfile\n!requirements.txt\n", "notes.txt": "x" });
+    fs.chmodSync(path.join(dir, "notes.txt"), 0o666); // excluded: Docker never sees it
+    expect(() => hashBuildContext(dir)).not.toThrow();
+    fs.chmodSync(path.join(dir, "requirements.txt"), 0o664);
+    expect(() => hashBuildContext(dir)).toThrow(/requirements\.txt has permissions 664.*chmod -R u=rwX,go=rX/);
+    fs.chmodSync(path.join(dir, "requirements.txt"), 0o600);
+    expect(() => hashBuildContext(dir)).toThrow(/has permissions 600/);
+    fs.chmodSync(path.join(dir, "requirements.txt"), 0o755);
+    expect(() => hashBuildContext(dir)).not.toThrow();
+  });
+
+  it("refuses a Dockerfile.dockerignore, which the provider would read instead of .dockerignore", () => {
+    const dir = context({ Dockerfile: "FROM x\n", ".dockerignore": "*\n!Dockerfile\n", "Dockerfile.dockerignore": "\n" });
+    expect(() => contextEntries(dir)).toThrow(/Dockerfile\.dockerignore would replace \.dockerignore/);
+  });
+});

@@ -58,7 +58,7 @@ describe("the committed stack files", () => {
     expect(c.registryProtected).toBe(true);
     expect(c.containerServices.manage).toBe(true);
     expect(c.pullIdentity.secretReference).toBeUndefined();
-    expect(c.pullSecret).toEqual({ scope: "dcs-hydrology-prod", key: "acr-pull", readers: [] });
+    expect(c.pullSecret).toEqual({ scope: "dcs-hydrology-prod", key: "acr-pull", readers: [], managers: [] });
     expect(c.image.push).toMatchObject({ mode: "servicePrincipal", objectId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
@@ -120,6 +120,8 @@ const cases: Case[] = [
   ["reserved cluster tag Name", (r) => (r.cluster.tags = { Name: "mine" }), "dcs:cluster.tags.Name", /reserved.*Vendor/],
   ["reserved tag ClusterId among the stack's tags", (r) => (r.tags = { ClusterId: "x" } as never), "dcs:tags.ClusterId", /Databricks sets on every cluster/],
   ["reserved cluster tag Creator", (r) => (r.cluster.tags = { Creator: "me" }), "dcs:cluster.tags.Creator", /reserved/],
+  ["reserved tag in another case (Azure tag names ignore case)", (r) => (r.cluster.tags = { name: "mine" }), "dcs:cluster.tags.name", /reserved/],
+  ["a DCS_ variable the program sets itself", (r) => (r.cluster.sparkEnvVars = { DCS_INIT_SCRIPTS_SHA256: "x" }), "dcs:cluster.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256", /set by the program/],
   ["service-principal push without object id", (r) => (r.image.push = { mode: "servicePrincipal", clientId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /grants this service principal AcrPush/],
   ["push object id outside servicePrincipal mode", (r) => (r.image.push = { mode: "dockerConfig", objectId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /only used with/],
   ["a scope of its own and an external reference", (r) => { r.pullIdentity.secretReference = "{{secrets/sec/pull}}"; delete r.pullClientSecret; r.pullSecret = { scope: "mine" }; }, "dcs:pullSecret.scope", /declares no secret scope/],

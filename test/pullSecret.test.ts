@@ -1,7 +1,7 @@
 import * as databricks from "@pulumi/databricks";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { parseSecretReference, principalSlug, PullSecret, readersOf, secretReference, validatePullSecretArgs, type PullSecretArgs } from "../components/pullSecret";
+import { parseSecretReference, permissionFor, principalSlug, PullSecret, readersOf, secretReference, validatePullSecretArgs, type PullSecretArgs } from "../components/pullSecret";
 import { RenderError } from "../stacks/render/engine";
 import { ofType, one, recordResources } from "./helpers/record";
 
@@ -9,6 +9,8 @@ const SCOPE = "databricks:index/secretScope:SecretScope";
 const SECRET = "databricks:index/secret:Secret";
 const ACL = "databricks:index/secretAcl:SecretAcl";
 const VALUE = "pull-client-SECRET-5d1c";
+
+const ACL_BY_PRINCIPAL = (r: Awaited<ReturnType<typeof recordResources>>) => Object.fromEntries(ofType(r, ACL).map((a) => [String(a.inputs.principal), a.inputs.permission]));
 
 function declare(args: Record<string, unknown>) {
   return () => {
@@ -40,6 +42,18 @@ describe("PullSecret", () => {
     expect(JSON.stringify(r)).not.toContain(VALUE);
   });
 
+  it("never takes MANAGE from the identity that runs pulumi up: a reader who is that identity keeps MANAGE", async () => {
+    const args = { mode: "declared", scope: "s", key: "k", value: "v", readers: ["Hydro@Contoso.com", "data-team"], managers: ["7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b"] };
+    const asOwner = await recordResources(declare(args), "simulated", "hydro@contoso.com");
+    expect(ACL_BY_PRINCIPAL(asOwner)).toEqual({ "Hydro@Contoso.com": "MANAGE", "data-team": "READ", "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b": "MANAGE" });
+    const asPipeline = await recordResources(declare(args), "simulated", "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b");
+    expect(ACL_BY_PRINCIPAL(asPipeline)).toEqual({ "Hydro@Contoso.com": "READ", "data-team": "READ", "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b": "MANAGE" });
+    // The grants come after the secret is written.
+    const secret = one(asOwner, SECRET);
+    for (const acl of ofType(asOwner, ACL)) expect(acl.dependencies).toContain(secret.urn);
+    expect(permissionFor("a@b.c", undefined, "READ")).toBe("READ");
+  });
+
   it("names an external secret as a prerequisite and declares nothing", async () => {
     const r = await recordResources(declare({ mode: "external", reference: "{{secrets/security/acr-hydrology}}", readers: ["hydro@contoso.com"] }));
     expect(r.resources.filter((x) => x.custom && !x.type.startsWith("pulumi:providers:"))).toHaveLength(0);
@@ -53,6 +67,8 @@ describe("PullSecret", () => {
   it("refuses bad names and a missing reader before declaring anything", async () => {
     expect(validatePullSecretArgs({ mode: "external", reference: "secrets/x/y", readers: ["a"] })).toEqual([expect.stringMatching(/not \{\{secrets/)]);
     expect(validatePullSecretArgs({ mode: "declared", scope: "a b", key: "k/1", value: "v", readers: [], provider: undefined as never })).toHaveLength(3);
+    expect(validatePullSecretArgs({ mode: "declared", scope: "s", key: "k", value: "v", readers: ["a.b", "a-b"], provider: undefined as never })).toEqual([expect.stringMatching(/"a\.b" and "a-b" would share the resource name/)]);
+    expect(validatePullSecretArgs({ mode: "declared", scope: "s", key: "k", value: "v", readers: ["x"], managers: ["X"], provider: undefined as never })).toEqual([expect.stringMatching(/listed as reader and manager/)]);
     const err = await recordResources(declare({ mode: "declared", scope: "has space", key: "k", value: "v", readers: ["a"] })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RenderError);
     expect((err as RenderError).recorded.filter((x) => x.type === SCOPE)).toHaveLength(0);
@@ -62,7 +78,7 @@ describe("PullSecret", () => {
     expect(secretReference("s", "k")).toBe("{{secrets/s/k}}");
     expect(parseSecretReference("{{secrets/s/k}}")).toEqual({ scope: "s", key: "k" });
     expect(parseSecretReference("{{secrets/s}}")).toBeUndefined();
-    expect(readersOf("owner@x.com", ["team", "owner@x.com", " "])).toEqual(["owner@x.com", "team"]);
+    expect(readersOf("owner@x.com", ["team", "Owner@X.com", " "])).toEqual(["owner@x.com", "team"]);
     expect(principalSlug("Hydro.Dev@Contoso.com")).toBe("hydro-dev-contoso-com");
   });
 });

@@ -24,7 +24,8 @@ const tagMap = z.record(
   z
     .string()
     .regex(TAG_KEY, "tag keys start with a letter and use letters, digits, '_', '.', '-'")
-    .refine((k) => !RESERVED_CLUSTER_TAGS.includes(k), {
+    // Azure tag names are case-insensitive: `name` collides with `Name`.
+    .refine((k) => !RESERVED_CLUSTER_TAGS.some((r) => r.toLowerCase() === k.toLowerCase()), {
       message: `is a tag Databricks sets on every cluster itself (reserved: ${RESERVED_CLUSTER_TAGS.join(", ")}); choose another key`,
     }),
   z.string(),
@@ -73,6 +74,8 @@ export const pullSecretSchema = z.strictObject({
   key: z.string().regex(SECRET_KEY_NAME, "must be 1-128 letters, digits, '-', '_' or '.'").default("acr-pull"),
   /** Principals besides the cluster's owner who start the cluster and so need READ (users, groups, service principal application ids). */
   readers: z.array(z.string().min(1)).default([]),
+  /** Identities that deploy the stack besides the one that created the scope (the pipeline's, after a first deployment from a laptop): they get MANAGE. */
+  managers: z.array(z.string().min(1)).default([]),
 });
 
 export const imageSchema = z.strictObject({
@@ -159,8 +162,16 @@ export const clusterSchema = z.strictObject({
   imageReference: z.enum(["digest", "tag"]).default("digest"),
   /** Extra custom tags (cost tags are added from dcs:team and dcs:costCenter). */
   tags: tagMap.default({}),
-  /** Extra Spark environment variables. */
-  sparkEnvVars: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "environment variable names are upper case"), z.string()).default({}),
+  /** Extra Spark environment variables; the DCS_ ones are the program's own (set from dcs:dask and the scripts). */
+  sparkEnvVars: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, "environment variable names are upper case")
+        .refine((k) => !k.startsWith("DCS_"), { message: "DCS_ variables are set by the program (from dcs:dask and the init scripts' content); set the dcs:dask key instead" }),
+      z.string(),
+    )
+    .default({}),
 });
 
 export const daskSchema = z
@@ -186,7 +197,7 @@ export const stackConfigSchema = z.strictObject({
   resourceGroup: resourceGroupSchema,
   registry: registrySchema,
   pullIdentity: pullIdentitySchema,
-  pullSecret: pullSecretSchema.default({ key: "acr-pull", readers: [] }),
+  pullSecret: pullSecretSchema.default({ key: "acr-pull", readers: [], managers: [] }),
   pullClientSecret: z.string().min(1).optional(),
   image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", baseFromRegistry: false, context: "infra/image", push: { mode: "dockerConfig" } }),
   pushClientSecret: z.string().min(1).optional(),

@@ -333,6 +333,8 @@ export interface RecordOptions {
   cloud: CloudMode;
   /** The runtime key getSparkVersion answers with. Default: 16.4.x-scala2.12. */
   sparkVersionAnswer?: string;
+  /** Who getCurrentUser says runs the deployment (simulated mode). Default: deployer@example.com. */
+  deployer?: string;
   /** Runs the program (or any code declaring resources) and returns its exports. */
   load: () => Promise<Record<string, unknown>>;
 }
@@ -366,6 +368,10 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
             return record("dcs:image.runtime", { ...inputs, id: options.sparkVersionAnswer ?? "16.4.x-scala2.12" });
           case "databricks:index/getNodeType:getNodeType":
             return record("placeholder", { ...inputs, id: mode === "simulated" ? "Standard_D4ds_v5" : computed(`node type with >= ${String(inputs.minCores)} cores`) });
+          case "databricks:index/getCurrentUser:getCurrentUser": {
+            const userName = mode === "simulated" ? (options.deployer ?? "deployer@example.com") : computed("identity running pulumi up");
+            return record("placeholder", { userName, id: "1", aclPrincipalId: `users/${userName}`, alphanumeric: "deployer", externalId: "", home: `/Users/${userName}`, repos: "", workspaceUrl: "" });
+          }
           case "azure-native:databricks:getWorkspace": {
             const id = mode === "simulated" ? "1234567890123456" : computed("workspace id");
             const url = mode === "simulated" ? `adb-${id}.7.azuredatabricks.net` : computed("workspace URL");

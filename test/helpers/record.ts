@@ -25,14 +25,15 @@ export async function renderForTest(stack: string, configOverrides: Record<strin
   return renderStack({ stack, configOverrides, secrets, cloud, load: async () => (await import("../../stacks/index")) as Record<string, unknown> });
 }
 
-/** Records whatever `declare` creates (one component, typically). */
-export async function recordResources(declare: () => unknown, cloud: CloudMode = "simulated"): Promise<Rendering> {
+/** Records whatever `declare` creates (one component, typically); `deployer` is who getCurrentUser answers. */
+export async function recordResources(declare: () => unknown, cloud: CloudMode = "simulated", deployer?: string): Promise<Rendering> {
   const recorded = await recordProgram({
     project: "dcs-platform",
     stack: "test",
     config: {},
     secretKeys: [],
     cloud,
+    deployer,
     load: async () => {
       const exported = await declare();
       return (exported ?? {}) as Record<string, unknown>;
