@@ -3,6 +3,12 @@
  * real against fake `pulumi`, `az`, `docker` and `databricks` commands on PATH
  * that record how they were called and answer from files the test writes:
  *
+ * - import-base.sh: the base imported into the stack's registry once (by tag,
+ *   or by the pinned digest, with --force only when the tag differs), and
+ *   registry-login.sh creating the registry first for that in any push mode;
+ * - preview-change.sh: the change recorded before the approval, any other
+ *   change refused after it, drift reported; change.js's fingerprint;
+ * - outputs-summary.sh: the outputs as a table, secrets kept hidden;
  * - registry-login.sh: a first deployment in push mode dockerConfig creates the
  *   registry with a targeted `pulumi up` before `az acr login`; the target list
  *   computed from the real dev and prod renderings is closed under
@@ -48,6 +54,10 @@ case "$1" in
     if [[ -n "\${FAKE_OUTPUTS_FAIL:-}" ]]; then echo "error: no stack named '$5' found" >&2; exit 255; fi
     cat "$FAKE_DIR/outputs.json" ;;
   up) exit "\${FAKE_UP_STATUS:-0}" ;;
+  preview)
+    cat "$FAKE_DIR/preview.json" 2>/dev/null
+    echo "preview stderr" >&2
+    exit "\${FAKE_PREVIEW_STATUS:-0}" ;;
 esac
 `;
 
@@ -55,6 +65,11 @@ const FAKE_AZ = `#!/usr/bin/env bash
 (IFS=$'\\t'; printf 'az\\t%s\\n' "$*") >>"$FAKE_DIR/calls"
 case "$1 $2" in
   "acr show") exit "\${FAKE_ACR_SHOW_STATUS:-0}" ;;
+  "acr repository")
+    [[ -f "$FAKE_DIR/repo-digest" ]] || { echo "ERROR: manifest unknown" >&2; exit 1; }
+    cat "$FAKE_DIR/repo-digest" ;;
+  "acr import")
+    [[ -z "\${FAKE_IMPORTED_DIGEST:-}" ]] || echo "$FAKE_IMPORTED_DIGEST" >"$FAKE_DIR/repo-digest" ;;
 esac
 `;
 
@@ -473,6 +488,35 @@ describe("check-clusters.sh", () => {
     expect(s.gets(id)).toBe(4);
   });
 
+  it("RUNNING, edited, and still RUNNING at first: waits for the restart to be seen before it passes", () => {
+    const id = "0101-000000-slow";
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "RUNNING"), cluster(id, "RUNNING", { spec: "b" }), cluster(id, "RUNNING", { spec: "b" }), cluster(id, "RESTARTING", { spec: "b" }), cluster(id, "RUNNING", { spec: "b" })] } });
+    expect(s.verify.status, s.verify.stdout + s.verify.stderr).toBe(0);
+    // The old run first, then the restart, then the new run.
+    expect(s.verify.stdout).toContain("spec changed; was RUNNING, now RUNNING through RUNNING RESTARTING");
+    expect(s.gets(id)).toBe(5);
+  });
+
+  it("RUNNING, edited, restarted before the check began: a RUNNING event since the snapshot counts", () => {
+    const id = "0101-000000-fast";
+    const events = { events: [{ timestamp: Date.now() + 60_000, type: "RUNNING", details: {} }] };
+    const s = scenario({ before: { clusterId: id }, states: { [id]: [cluster(id, "RUNNING"), cluster(id, "RUNNING", { spec: "b" })] }, events: { [id]: events } });
+    expect(s.verify.status, s.verify.stdout + s.verify.stderr).toBe(0);
+    const since = calls(s.dir, "databricks").find((c) => c[0] === "api" && c.join(" ").includes('"event_types":["RUNNING"]'));
+    expect(since?.join(" ")).toMatch(/"start_time":\d{13}/);
+  });
+
+  it("RUNNING, edited, and never restarting: fails at the timeout instead of passing on the old run", () => {
+    const id = "0101-000000-stuck";
+    const s = scenario({
+      before: { clusterId: id },
+      states: { [id]: [cluster(id, "RUNNING"), cluster(id, "RUNNING", { spec: "b" })] },
+      env: { DCS_CHECK_TIMEOUT_SECONDS: "1", DCS_CHECK_INTERVAL_SECONDS: "0.05" },
+    });
+    expect(s.verify.status).toBe(1);
+    expect(s.verify.stdout).toMatch(/FAIL .*spec changed; was RUNNING, still RUNNING/);
+  });
+
   it("RUNNING, edited, TERMINATED: fails naming the termination code and the latest event", () => {
     const id = "0101-000000-dead";
     const s = scenario({
@@ -523,7 +567,7 @@ describe("check-clusters.sh", () => {
       const s = scenario({ before, states: {} });
       expect(s.snapshot.status, s.snapshot.stderr).toBe(0);
       expect(s.snapshot.stdout).toContain("has no clusters in its outputs");
-      expect(fs.readFileSync(s.file, "utf8").split("\n").filter(Boolean)).toHaveLength(1); // the header alone
+      expect(fs.readFileSync(s.file, "utf8").split("\n").filter((l) => l && !l.startsWith("#"))).toHaveLength(0); // the header and the time alone
       expect(s.verify.status).toBe(0);
       expect(calls(s.dir, "databricks")).toEqual([]);
     }
@@ -607,5 +651,246 @@ describe("check-clusters.sh", () => {
     expect(other.status).toBe(2);
     expect(other.stderr).toContain("is not a snapshot of stack prod");
     expect(runScript("check-clusters.sh", ["verify", "dev", path.join(dir, "missing.tsv")], dir).status).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The base image in the stack's registry (issue 10, item 9).
+
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const OTHER_DIGEST = `sha256:${"cd".repeat(32)}`;
+const withBaseFromRegistry = (t: string, digest?: string) =>
+  t.replace("    runtime: 16.4-LTS\n", `    runtime: 16.4-LTS\n    baseFromRegistry: true\n${digest ? `    baseDigest: ${digest}\n` : ""}`);
+/** A committed stack's rendering, as the program will render the stack `name` (same resources, its name). */
+function renderingAs(from: string, name: string, edit: (doc: Rendering) => void = () => undefined): string {
+  const doc = JSON.parse(fs.readFileSync(renderedFile(from), "utf8")) as Rendering;
+  doc.stack = name;
+  edit(doc);
+  const file = path.join(fs.mkdtempSync(path.join(sandbox, "as-")), `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+
+describe("import-base.sh", () => {
+  it("a stack that builds on Docker Hub's base imports nothing", () => {
+    const dir = fakes();
+    const r = runScript("import-base.sh", ["dev"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("dcs:image.baseFromRegistry is not true); nothing to import");
+    expect(calls(dir)).toEqual([]);
+  });
+
+  it("no digest pinned: imports the runtime's tag once, and skips it when the registry has it", () => {
+    const stack = tmpStack("dev", "base-tag", (t) => withBaseFromRegistry(t));
+    const dir = fakes();
+    const r = runScript("import-base.sh", [stack], dir, { FAKE_IMPORTED_DIGEST: DIGEST });
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(dir, "az")).toEqual([
+      ["acr", "repository", "show", "--name", "dcshydrologydev", "--image", "databricksruntime/standard:16.4-LTS", "--query", "digest", "--output", "tsv"],
+      ["acr", "import", "--name", "dcshydrologydev", "--source", "docker.io/databricksruntime/standard:16.4-LTS", "--image", "databricksruntime/standard:16.4-LTS"],
+    ]);
+    const again = runScript("import-base.sh", [stack], dir);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`dcshydrologydev already holds databricksruntime/standard:16.4-LTS (${DIGEST}); nothing to import`);
+    expect(calls(dir, "az").filter((c) => c[1] === "import")).toHaveLength(1);
+  });
+
+  it("digest pinned: nothing when the tag has it; by digest, with --force, when the tag has another; fails when the registry then reports another", () => {
+    const stack = tmpStack("dev", "base-digest", (t) => withBaseFromRegistry(t, DIGEST));
+    const same = fakes();
+    fs.writeFileSync(path.join(same, "repo-digest"), `${DIGEST}\n`);
+    const r = runScript("import-base.sh", [stack], same);
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(same, "az").map((c) => c[1])).toEqual(["repository"]);
+    const moved = fakes();
+    fs.writeFileSync(path.join(moved, "repo-digest"), `${OTHER_DIGEST}\n`);
+    const m = runScript("import-base.sh", [stack], moved, { FAKE_IMPORTED_DIGEST: DIGEST });
+    expect(m.status, m.stderr).toBe(0);
+    expect(calls(moved, "az")[1]).toEqual(["acr", "import", "--name", "dcshydrologydev", "--source", `docker.io/databricksruntime/standard@${DIGEST}`, "--image", "databricksruntime/standard:16.4-LTS", "--force"]);
+    expect(calls(moved, "az")[2].slice(0, 3)).toEqual(["acr", "repository", "show"]);
+    const missing = fakes();
+    const n = runScript("import-base.sh", [stack], missing, { FAKE_IMPORTED_DIGEST: DIGEST });
+    expect(n.status, n.stderr).toBe(0);
+    expect(calls(missing, "az")[1]).not.toContain("--force");
+    const wrong = fakes();
+    const w = runScript("import-base.sh", [stack], wrong, { FAKE_IMPORTED_DIGEST: OTHER_DIGEST });
+    expect(w.status).toBe(1);
+    expect(w.stderr).toContain(`not the pinned ${DIGEST}`);
+  });
+
+  it("registry-login.sh logs Docker in for the base in any push mode, creating the registry first on a first deployment", () => {
+    const stack = tmpStack("prod", "sp-base", (t) => withBaseFromRegistry(t));
+    const dir = fakes();
+    const r = runScript("registry-login.sh", [stack], dir, { FAKE_ACR_SHOW_STATUS: "1", DCS_RENDERING: renderingAs("prod", stack) });
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(dir).map((c) => c.slice(0, 3).join(" "))).toEqual(["az acr show", "pulumi up --yes", "az acr login"]);
+    expect(r.stdout).toContain("creating it before the base image import and the build");
+    expect(calls(dir, "az").at(-1)).toEqual(["acr", "login", "--name", "dcshydrologyprod"]);
+  });
+});
+
+describe("smoke-build.sh --base-from-docker-hub (the pull request's build, no credentials)", () => {
+  it("replaces only a registry BASE_IMAGE, by the same base on Docker Hub, digest included", () => {
+    const stack = tmpStack("dev", "hub-base", (t) => withBaseFromRegistry(t, DIGEST));
+    const rendering = renderingAs("dev", stack, (doc) => {
+      const image = doc.resources.find((x) => x.type === TYPES.image)!;
+      (image.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE = `dcshydrologydev.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`;
+    });
+    const deploy = fakes();
+    expect(runScript("smoke-build.sh", [stack], deploy, { DCS_RENDERING: rendering }).status).toBe(0);
+    const program = dockerArgv(deploy)[0];
+    expect(program).toContain(`BASE_IMAGE=dcshydrologydev.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`);
+    const pr = fakes();
+    const r = runScript("smoke-build.sh", [stack, "--base-from-docker-hub"], pr, { DCS_RENDERING: rendering });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const hub = dockerArgv(pr)[0];
+    expect(hub).toEqual(program.map((a) => (a.startsWith("BASE_IMAGE=") ? `BASE_IMAGE=databricksruntime/standard:16.4-LTS@${DIGEST}` : a)));
+    expect(r.stdout).toContain("building on the same base from Docker Hub");
+    // A stack already on Docker Hub's base builds exactly as without the flag.
+    const plain = fakes();
+    expect(runScript("smoke-build.sh", ["dev", "--base-from-docker-hub"], plain, { DCS_RENDERING: renderedFile("dev") }).status).toBe(0);
+    expect(dockerArgv(plain)[0]).toEqual(expectedBuild(JSON.parse(fs.readFileSync(renderedFile("dev"), "utf8")) as Rendering));
+    expect(runScript("smoke-build.sh", ["dev", "--other"], fakes()).status).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The exact change that deploys, drift, outputs (issue 10, items 7, 10, 11).
+
+const CLUSTER_URN = "urn:pulumi:prod::dcs-platform::dcs:index:DcsCluster$databricks:index/cluster:Cluster::cluster";
+function previewJson(opts: { url?: string; extraSame?: boolean; outputs?: string; changes?: boolean } = {}): Obj {
+  const steps: Obj[] = [{ op: "same", urn: "urn:pulumi:prod::dcs-platform::pulumi:pulumi:Stack::dcs-platform-prod" }];
+  if (opts.extraSame) steps.push({ op: "same", urn: "urn:pulumi:prod::dcs-platform::azure-native:resources:ResourceGroup::rg" });
+  if (opts.changes !== false) {
+    steps.push({
+      op: "update",
+      urn: CLUSTER_URN,
+      oldState: { outputs: { state: opts.outputs ?? "RUNNING" } },
+      newState: { inputs: { sparkVersion: "16.4.x-scala2.12", dockerImage: { url: opts.url ?? "r.azurecr.io/hydrology/dask@sha256:1", basicAuth: { password: "[secret]" } } } },
+      diffReasons: ["dockerImage"],
+      detailedDiff: { "dockerImage.url": { kind: "update", inputDiff: true } },
+    });
+  }
+  return { steps, changeSummary: opts.changes === false ? { same: 12 } : { same: 12, update: 1 }, diagnostics: [{ severity: "warning", message: "a | warning" }] };
+}
+const head = () => spawnSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+
+describe("preview-change.sh", () => {
+  it("record: the change in Markdown and a file with the commit and the fingerprint", () => {
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson()));
+    const file = path.join(dir, "approved", "change.json");
+    const r = runScript("preview-change.sh", ["record", "prod", file], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(dir, "pulumi")).toEqual([["preview", "--stack", "prod", "--refresh", "--json", "--policy-pack", "policy"]]);
+    expect(r.stdout).toContain(`### What the approval of stack \`prod\` deploys (commit ${head().slice(0, 12)})`);
+    expect(r.stdout).toContain("1 to update; 12 unchanged.");
+    expect(r.stdout).toContain("| update | `databricks:index/cluster:Cluster` | `cluster` | dockerImage.url:update |");
+    expect(r.stdout).toContain("- warning: a | warning");
+    const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as Obj;
+    expect(recorded).toMatchObject({ stack: "prod", commit: head(), changes: 1 });
+    expect(String(recorded.fingerprint)).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.stdout).toContain(`Change fingerprint \`${String(recorded.fingerprint)}\``);
+    expect(r.stdout).not.toContain("sha256:1"); // values are never printed
+  });
+
+  it("check: passes for the approved change; refuses another change, another commit, another stack, and deploys nothing", () => {
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson()));
+    const file = path.join(dir, "change.json");
+    expect(runScript("preview-change.sh", ["record", "prod", file], dir).status).toBe(0);
+    // The same change, with an unchanged resource more and a cluster state that moved: the same fingerprint.
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson({ extraSame: true, outputs: "TERMINATED" })));
+    const ok = runScript("preview-change.sh", ["check", "prod", file], dir);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("is the approved one");
+    // Another image: refused.
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson({ url: "r.azurecr.io/hydrology/dask@sha256:2" })));
+    const moved = runScript("preview-change.sh", ["check", "prod", file], dir);
+    expect(moved.status).toBe(1);
+    expect(moved.stdout).toContain("**Refused:** the change differs from the approved preview");
+    expect(moved.stdout).toContain("NOT the approved change");
+    // Another commit, another stack.
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson()));
+    const approved = JSON.parse(fs.readFileSync(file, "utf8")) as Obj;
+    fs.writeFileSync(file, JSON.stringify({ ...approved, commit: "0".repeat(40) }));
+    expect(runScript("preview-change.sh", ["check", "prod", file], dir).stdout).toContain(`the approved preview was of commit ${"0".repeat(40)}`);
+    fs.writeFileSync(file, JSON.stringify({ ...approved, stack: "dev" }));
+    expect(runScript("preview-change.sh", ["check", "prod", file], dir).stdout).toContain("the approved change is of stack dev");
+    expect(calls(dir, "pulumi").every((c) => c[0] === "preview")).toBe(true);
+    expect(runScript("preview-change.sh", ["check", "prod", path.join(dir, "missing.json")], dir).status).toBe(2);
+  });
+
+  it("drift: passes without changes; fails listing what differs; fails when the preview fails", () => {
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson({ changes: false })));
+    const clean = runScript("preview-change.sh", ["drift", "dev"], dir);
+    expect(clean.status, clean.stderr).toBe(0);
+    expect(clean.stdout).toContain("No changes (12 unchanged).");
+    expect(calls(dir, "pulumi")[0]).toEqual(["preview", "--stack", "dev", "--refresh", "--expect-no-changes", "--json", "--policy-pack", "policy"]);
+    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(previewJson()));
+    const drift = runScript("preview-change.sh", ["drift", "prod"], dir, { FAKE_PREVIEW_STATUS: "255" });
+    expect(drift.status).toBe(1);
+    expect(drift.stdout).toContain("**Drift:** the cloud no longer matches stack `prod` (1 resources differ)");
+    expect(drift.stdout).toContain("| update | `databricks:index/cluster:Cluster` | `cluster` |");
+    fs.writeFileSync(path.join(dir, "preview.json"), "error: could not log in");
+    const broken = runScript("preview-change.sh", ["drift", "prod"], dir, { FAKE_PREVIEW_STATUS: "255" });
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toContain("the preview failed (exit 255)");
+    expect(runScript("preview-change.sh", ["drift"], dir).status).toBe(2);
+    expect(runScript("preview-change.sh", ["record", "nosuchstack", "x"], dir).status).toBe(2);
+  });
+});
+
+describe("outputs-summary.sh", () => {
+  it("prints the outputs as a table, secrets as [secret]", () => {
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify({ registryLoginServer: "dcshydrologydev.azurecr.io", pullSecretReference: "[secret]", initScriptDestinations: ["/Shared/a.sh"] }));
+    const r = runScript("outputs-summary.sh", ["dev"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "### Outputs of stack `dev`",
+        "",
+        "| Output | Value |",
+        "| --- | --- |",
+        '| `initScriptDestinations` | ["/Shared/a.sh"] |',
+        "| `pullSecretReference` | [secret] |",
+        "| `registryLoginServer` | dcshydrologydev.azurecr.io |",
+        "",
+      ].join("\n"),
+    );
+    expect(calls(dir, "pulumi")).toEqual([["stack", "output", "--json", "--stack", "dev"]]);
+    const failing = runScript("outputs-summary.sh", ["dev"], dir, { FAKE_OUTPUTS_FAIL: "1" });
+    expect(failing.status).toBe(1);
+  });
+});
+
+describe("cache-image.sh", () => {
+  const withBase = () => tmpStack("dev", "cache", (t) => t.replace("  dcs:image:\n", "  dcs:image:\n    baseFromRegistry: true\n"));
+
+  it("points buildcache at the image just pushed, inside the registry", () => {
+    const stack = withBase();
+    const dir = fakes();
+    fs.writeFileSync(path.join(dir, "outputs.json"), "16.4-lts-5c05959dbb65\n");
+    const r = runScript("cache-image.sh", [stack], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(dir, "pulumi")).toEqual([["stack", "output", "imageTag", "--stack", stack]]);
+    expect(calls(dir, "az")).toEqual([
+      ["acr", "import", "--name", "dcshydrologydev", "--source", "dcshydrologydev.azurecr.io/hydrology/dask:16.4-lts-5c05959dbb65", "--image", "hydrology/dask:buildcache", "--force", "--output", "none"],
+    ]);
+  });
+
+  it("refuses an output that is not a content tag, and does nothing for a stack that builds from Docker Hub", () => {
+    const stack = withBase();
+    const bad = fakes();
+    fs.writeFileSync(path.join(bad, "outputs.json"), "latest\n");
+    expect(runScript("cache-image.sh", [stack], bad).status).toBe(1);
+    expect(calls(bad, "az")).toEqual([]);
+    const hub = fakes();
+    const r = runScript("cache-image.sh", ["dev"], hub);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("no build cache to update");
+    expect(calls(hub)).toEqual([]);
   });
 });

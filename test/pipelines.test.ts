@@ -8,10 +8,14 @@
  * - no secret is ever printed or expanded into a shell script, the
  *   pull-request path needs none (and really runs without any);
  * - triggers, concurrency, environment protection, OIDC permissions, the
- *   build-and-smoke-test-before-push order and the registry and cluster steps
- *   around `pulumi up` are as docs/gitops.md describes, the same on both systems;
+ *   order of the steps around `pulumi up` are as docs/gitops.md describes, the
+ *   same on both systems;
+ * - each rule of issue 10 (least privilege, pinned runtimes, the exact change
+ *   that deploys), read from the workflow files themselves: describe blocks
+ *   "issue 10: ...";
  * - the scripts in scripts/ci behave, against fake `pulumi` and `az` commands
- *   (registry-login.sh, smoke-build.sh and check-clusters.sh: test/ci-scripts.test.ts).
+ *   (stack-secrets.sh, state-login.sh, databricks-auth.sh, tool-versions.sh
+ *   here; the deployment scripts in test/ci-scripts.test.ts).
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
@@ -32,7 +36,7 @@ const WORKFLOWS = list(".github/workflows", /\.ya?ml$/);
 const ADO = ["azure-pipelines.yml", ...list(".azure-pipelines", /\.ya?ml$/)];
 const SCRIPTS = list("scripts/ci", /\.sh$/);
 const DOCS = ["README.md", "docs/gitops.md"];
-const ADO_ONLY_SCRIPT = "scripts/ci/azure-devops-env.sh";
+const ADO_ONLY_SCRIPT = "scripts/ci/tool-versions.sh";
 
 // ---------------------------------------------------------------------------
 // Reading pipeline files
@@ -155,10 +159,13 @@ function pulumiStepCommandRaw(step: Obj): string | undefined {
   if (typeof step.uses === "string" && step.uses.startsWith("pulumi/actions@") && isObj(step.with) && step.with.command) {
     const w = step.with;
     const packs = String(w.policyPacks ?? "").split(/[\n,]/).map((p) => p.trim()).filter(Boolean);
+    const on = (v: unknown) => v === true || v === "true";
     return [
       `pulumi ${String(w.command)} --stack ${String(w["stack-name"])}`,
       w.command === "up" ? "--yes" : "", // the action never prompts
-      w.diff === true || w.diff === "true" ? "--diff" : "",
+      on(w.refresh) ? "--refresh" : "",
+      on(w["expect-no-changes"]) ? "--expect-no-changes" : "",
+      on(w.diff) ? "--diff" : "",
       ...packs.map((p) => `--policy-pack ${p}`),
     ].filter(Boolean).join(" ");
   }
@@ -217,12 +224,29 @@ function walkStrings(node: unknown, visit: (s: string, keys: string[]) => void, 
 const jobsOf = (file: string) => (load(file).jobs ?? {}) as Record<string, Obj>;
 const usesLogin = (job: Obj) => steps(job).some((s) => String(s.uses ?? "").startsWith("azure/login@"));
 
+/** Every job of every workflow, with its file. */
+const allJobs = () => WORKFLOWS.flatMap((file) => Object.entries(jobsOf(file)).map(([name, job]) => ({ file, name, job })));
+/** A job that receives an OIDC token, itself or through the reusable workflow it calls. */
+const hasIdToken = (job: Obj) => ((job.permissions ?? {}) as Obj)["id-token"] === "write";
+/** `uses:` of a step, without the ref. */
+const actionOf = (step: Obj) => String(step.uses ?? "").split("@")[0];
+const withOf = (step: Obj) => (isObj(step.with) ? step.with : {});
+/** The Azure DevOps template for one set of parameter values, expanded. */
+const adoSteps = (params: Obj) => steps(expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { image: false, approvedChange: false, azureConnection: "c", ...params }));
+const adoStages = () => load("azure-pipelines.yml").stages as Obj[];
+const adoStage = (name: string) => adoStages().find((s) => s.stage === name)!;
+const groupsOf = (job: Obj) => ((job.variables ?? []) as Obj[]).filter((v) => isObj(v) && v.group).map((v) => String(v.group));
+const nvmrc = () => read(".nvmrc").trim();
+const pulumiVersion = () => read(".devcontainer/pulumi-version").trim();
+
 // ---------------------------------------------------------------------------
 
 describe("pipeline files", () => {
   it("exist and parse: GitHub workflows, Azure DevOps pipelines and templates", () => {
-    expect(WORKFLOWS).toEqual(expect.arrayContaining([".github/workflows/pull-request.yml", ".github/workflows/deploy.yml", ".github/workflows/deploy-stack.yml", ".github/workflows/platform-admin.yml"]));
-    expect(ADO).toEqual(expect.arrayContaining(["azure-pipelines.yml", ".azure-pipelines/pulumi-steps.yml", ".azure-pipelines/platform-admin.yml"]));
+    expect(WORKFLOWS).toEqual(
+      expect.arrayContaining([".github/workflows/pull-request.yml", ".github/workflows/deploy.yml", ".github/workflows/deploy-stack.yml", ".github/workflows/platform-admin.yml", ".github/workflows/drift.yml"]),
+    );
+    expect(ADO).toEqual(expect.arrayContaining(["azure-pipelines.yml", ".azure-pipelines/pulumi-steps.yml", ".azure-pipelines/platform-admin.yml", ".azure-pipelines/drift.yml"]));
     for (const file of [...WORKFLOWS, ...ADO]) {
       expect(load(file), file).toBeTypeOf("object");
       const callsOnly = Object.values(jobsOf(file)).length > 0 && Object.values(jobsOf(file)).every((j) => typeof j.uses === "string");
@@ -230,7 +254,7 @@ describe("pipeline files", () => {
     }
   });
 
-  it("pin every action to a major version (or a commit), never to a branch", () => {
+  it("pin every action to a release or a commit, never to a branch; reusable workflows are local", () => {
     for (const file of WORKFLOWS) {
       for (const step of steps(load(file))) {
         if (typeof step.uses === "string") expect(step.uses, file).toMatch(/@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/);
@@ -263,13 +287,13 @@ describe("pipeline files", () => {
     expect(listed.filter((d) => !run.some((c) => matches(c, d)))).toEqual([]);
   });
 
-  it("both CI systems run the same documented commands (Azure DevOps adds its credential hand-off)", () => {
+  it("both CI systems run the same documented commands (Azure DevOps adds its tool-version hand-off)", () => {
     const listed = fencedCommands(pipelineSection());
     const used = (files: string[]) => new Set(pipelineCommands(files).flatMap(({ command }) => listed.filter((d) => matches(command, d))));
     const github = used(WORKFLOWS);
     const ado = used(ADO);
     const adoOnly = [...ado].filter((c) => !github.has(c));
-    expect(adoOnly).toEqual([`bash ${ADO_ONLY_SCRIPT} <stack>`]);
+    expect(adoOnly).toEqual([`bash ${ADO_ONLY_SCRIPT}`]);
     expect([...github].filter((c) => !ado.has(c))).toEqual([]);
   });
 
@@ -281,6 +305,9 @@ describe("pipeline files", () => {
     expect(commandsIn('bash x.sh "$(Agent.TempDirectory)/a" >"$f" || s=$?')).toEqual(['bash x.sh "$Agent.TempDirectory/a"']);
     expect(pulumiStepCommand({ uses: "pulumi/actions@v7", with: { command: "preview", "stack-name": "dev", diff: true, policyPacks: "policy" } })).toBe(
       "pulumi preview --stack dev --diff --policy-pack policy",
+    );
+    expect(pulumiStepCommand({ uses: "pulumi/actions@v7", with: { command: "up", "stack-name": "dev", refresh: true, diff: true, policyPacks: "policy" } })).toBe(
+      "pulumi up --stack dev --yes --refresh --diff --policy-pack policy",
     );
     expect(pulumiStepCommand({ uses: "pulumi/actions@v7" })).toBeUndefined();
     const tpl = { steps: [{ "${{ if parameters.image }}": [{ bash: "docker build x" }] }, { task: "t", inputs: { "${{ if eq(parameters.c, 'up') }}": { args: "--yes" }, "${{ else }}": { args: "--diff" } } }] };
@@ -321,10 +348,15 @@ describe("secrets", () => {
     }
   });
 
-  it("set for later Azure DevOps steps only as secret variables", () => {
+  it("set for later steps only as secret variables (Azure DevOps) or masked first (GitHub)", () => {
+    const lib = read("scripts/ci/lib.sh");
+    const secretFn = lib.slice(lib.indexOf("ci_set_secret() {"), lib.indexOf("\n}\n", lib.indexOf("ci_set_secret() {")));
+    expect(secretFn).toMatch(/::add-mask::%s[\s\S]*GITHUB_ENV/);
+    expect(secretFn.indexOf("::add-mask::")).toBeLessThan(secretFn.indexOf('>>"$GITHUB_ENV"'));
+    expect(secretFn).toContain("issecret=true");
     for (const file of SCRIPTS) {
       const text = read(file);
-      expect(text, file).not.toMatch(/set_var\s+\w*(TOKEN|SECRET|PASSPHRASE|PASSWORD)/);
+      expect(text, file).not.toMatch(/(set_var|ci_set_env)\s+\w*(TOKEN|SECRET|PASSPHRASE|PASSWORD)/);
       for (const m of text.matchAll(/##vso\[task\.setvariable variable=([^;\]]+)([^\]]*)\]/g)) {
         if (SECRETISH.test(m[1])) expect(m[2], `${file}: ${m[1]}`).toContain("issecret=true");
       }
@@ -334,7 +366,7 @@ describe("secrets", () => {
   it("do not include an Azure client secret: OIDC and workload identity federation only", () => {
     for (const file of [...WORKFLOWS, ...ADO, ...SCRIPTS]) expect(read(file), file).not.toMatch(/client-secret|AZURE_CLIENT_SECRET|ARM_CLIENT_SECRET|servicePrincipalKey|\bcreds:/);
     for (const file of WORKFLOWS) {
-      for (const step of steps(load(file)).filter((s) => String(s.uses ?? "").startsWith("azure/login@"))) {
+      for (const step of steps(load(file)).filter((s) => actionOf(s) === "azure/login")) {
         expect(Object.keys(step.with as Obj).sort(), file).toEqual(["client-id", "subscription-id", "tenant-id"]);
         for (const v of Object.values(step.with as Obj)) expect(String(v), file).toMatch(/^\$\{\{ vars\.AZURE_\w+ \}\}$/);
       }
@@ -345,49 +377,53 @@ describe("secrets", () => {
 describe("the pull-request path needs no secret", () => {
   const pr = load(".github/workflows/pull-request.yml");
   const jobs = jobsOf(".github/workflows/pull-request.yml");
-  const offline = Object.entries(jobs).filter(([, job]) => steps(job).some((s) => /npm test|render-diff\.sh/.test(shellOf(s))));
+  const offline = Object.entries(jobs).filter(([, job]) => steps(job).some((s) => /npm test|render-diff\.sh|smoke-build\.sh/.test(shellOf(s))));
 
-  it("GitHub: only pull_request triggers it (never pull_request_target), with read-only contents", () => {
-    expect(Object.keys(pr.on as Obj)).toEqual(["pull_request"]);
+  it("GitHub: only pull_request and the merge queue trigger it (never pull_request_target), with read-only contents", () => {
+    expect(Object.keys(pr.on as Obj)).toEqual(["pull_request", "merge_group"]);
     expect((pr.on as Obj).pull_request).toEqual({ branches: ["main"] });
     expect(pr.permissions).toEqual({ contents: "read" });
     for (const file of WORKFLOWS) expect(Object.keys((load(file).on ?? {}) as Obj), file).not.toContain("pull_request_target");
   });
 
-  it("GitHub: the jobs that test and render reference no secret and get no OIDC token", () => {
-    expect(offline.map(([name]) => name).sort()).toEqual(["render", "test"]);
+  it("GitHub: the jobs that test, render and smoke-build reference no secret, no variable and get no OIDC token", () => {
+    expect(offline.map(([name]) => name).sort()).toEqual(["render", "smoke-build", "test"]);
     for (const [name, job] of offline) {
       expect(JSON.stringify(job), name).not.toMatch(/secrets\.|id-token|vars\./);
       expect(job.permissions, name).toBeUndefined();
+      expect(job.if, `${name} also runs in the merge queue and for forks`).toBeUndefined();
     }
     const render = jobs.render;
     expect((render.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod", "admin"] });
     const renderShell = steps(render).map(shellOf).join("\n");
     expect(renderShell).toMatch(/render-diff\.sh "\$STACK" "\$BASE_SHA" "out\/\$STACK" \| tee -a "\$GITHUB_STEP_SUMMARY"/);
-    expect(steps(render).some((s) => (s.with as Obj | undefined)?.["fetch-depth"] === 0), "full history: the base revision is in the clone").toBe(true);
+    expect(steps(render).find((s) => shellOf(s).includes("render-diff"))!.env).toMatchObject({ BASE_SHA: "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}" });
+    expect(steps(render).some((s) => withOf(s)["fetch-depth"] === 0), "full history: the base revision is in the clone").toBe(true);
   });
 
-  it("GitHub: the preview runs only where the credentials job finds credentials (never for forks)", () => {
+  it("GitHub: the preview runs only where the credentials job finds a preview identity (never for forks, nor Dependabot)", () => {
     const { credentials, preview } = jobs;
-    expect(preview.needs).toEqual(["test", "render", "credentials"]);
+    expect(preview.needs).toEqual(["test", "render", "smoke-build", "credentials"]);
     expect(preview.if).toBe("needs.credentials.outputs.available == 'true'");
+    expect(credentials.if).toBe("github.event_name == 'pull_request'");
     const env = steps(credentials)[0].env as Obj;
     expect(env.SAME_REPOSITORY).toBe("${{ github.event.pull_request.head.repo.full_name == github.repository }}");
-    expect(env.HAS_PULUMI_TOKEN).toBe("${{ secrets.PULUMI_ACCESS_TOKEN != '' }}");
-    expect(shellOf(steps(credentials)[0])).toMatch(/SAME_REPOSITORY" == true/);
+    expect(env.DEPENDABOT).toBe("${{ github.actor == 'dependabot[bot]' || github.event.pull_request.user.login == 'dependabot[bot]' }}");
+    expect(env.PREVIEW_CLIENT_ID).toBe("${{ vars.AZURE_PREVIEW_CLIENT_ID }}");
+    expect(shellOf(steps(credentials)[0])).toMatch(/SAME_REPOSITORY" == true && "\$DEPENDABOT" != true/);
+    expect(JSON.stringify(credentials)).not.toMatch(/secrets\./);
     expect((preview.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod"] });
     const action = steps(preview).find((s) => pulumiStepCommand(s))!;
     expect(action.with).toMatchObject({ command: "preview", "comment-on-pr": true, diff: true, policyPacks: "policy" });
   });
 
-  it("Azure DevOps: the render job maps no secret and uses no service connection; forks skip the preview", () => {
-    const stages = load("azure-pipelines.yml").stages as Obj[];
-    const prStage = stages.find((s) => s.stage === "pull_request")!;
+  it("Azure DevOps: the test, render and smoke-build jobs map no secret, use no service connection and no variable group; forks skip the preview", () => {
+    const prStage = adoStage("pull_request");
     expect(String(prStage.condition)).toBe("eq(variables['Build.Reason'], 'PullRequest')");
     const jobs = prStage.jobs as Obj[];
-    for (const name of ["test", "render"]) {
+    for (const name of ["test", "render", "smoke_build"]) {
       const job = jobs.find((j) => j.job === name)!;
-      expect(JSON.stringify(job), name).not.toMatch(/TOKEN|PASSPHRASE|SECRET|azureSubscription|template/);
+      expect(JSON.stringify(job), name).not.toMatch(/TOKEN|PASSPHRASE|SECRET|azureSubscription|template|group/);
     }
     const preview = jobs.find((j) => j.job === "preview")!;
     expect(String(preview.condition)).toContain("ne(variables['System.PullRequest.IsFork'], 'True')");
@@ -414,8 +450,8 @@ describe("deployments", () => {
     expect(((deploy.on as Obj).push as Obj).branches).toEqual(["main"]);
     const jobs = jobsOf(".github/workflows/deploy.yml");
     expect(jobs.dev.with).toEqual({ stack: "dev", environment: "dev" });
-    expect(jobs.prod.with).toEqual({ stack: "prod", environment: "prod" });
-    expect(jobs.prod.needs).toBe("dev");
+    expect(jobs.prod.with).toEqual({ stack: "prod", environment: "prod", "approved-change": "approved-change-prod" });
+    expect(jobs.prod.needs).toEqual(["dev", "prod-preview"]);
     const admin = load(".github/workflows/platform-admin.yml");
     expect((admin.on as Obj).push).toEqual({ branches: ["main"], paths: ["Pulumi.admin.yaml"] });
     const adminJob = Object.values(jobsOf(".github/workflows/platform-admin.yml"))[0];
@@ -437,28 +473,30 @@ describe("deployments", () => {
     expect(String((preview.concurrency as Obj).group)).not.toMatch(/^pulumi-/);
   });
 
-  it("GitHub: least privilege; an OIDC token only for the jobs that log in to Azure", () => {
-    for (const file of WORKFLOWS) {
+  it("GitHub: least privilege; an OIDC token only for the jobs that log in to Azure, each as the identity its role names", () => {
+    for (const { file, name, job } of allJobs()) {
       const wf = load(file);
       expect(wf.permissions, `${file}: workflow-level permissions`).toEqual({ contents: "read" });
-      for (const [name, job] of Object.entries(jobsOf(file))) {
-        const perms = (job.permissions ?? {}) as Obj;
-        if (usesLogin(job)) {
-          expect(perms["id-token"], `${file}/${name}`).toBe("write");
-          expect((job.env as Obj).ARM_USE_OIDC, `${file}/${name}`).toBe("true");
-          expect((job.env as Obj).ARM_CLIENT_ID, `${file}/${name}`).toBe("${{ vars.AZURE_CLIENT_ID }}");
-        } else if (job.uses === "./.github/workflows/deploy-stack.yml") {
-          expect(perms, `${file}/${name} grants the reusable workflow what it asks`).toEqual({ contents: "read", "id-token": "write" });
-        } else {
-          expect(perms["id-token"], `${file}/${name}`).toBeUndefined();
-        }
-        const writes = Object.entries(perms).filter(([, v]) => v === "write").map(([k]) => k).sort();
-        expect(writes.filter((k) => k !== "id-token"), `${file}/${name}`).toEqual(name === "preview" ? ["pull-requests"] : []);
+      const perms = (job.permissions ?? {}) as Obj;
+      if (usesLogin(job)) {
+        expect(perms["id-token"], `${file}/${name}`).toBe("write");
+        const env = job.env as Obj;
+        expect(env.ARM_USE_OIDC, `${file}/${name}`).toBe("true");
+        // The deploy identity only in a job of an environment; other jobs log in as the preview or verify identity.
+        const identity = job.environment ? "${{ vars.AZURE_CLIENT_ID }}" : name === "preview" ? "${{ vars.AZURE_PREVIEW_CLIENT_ID }}" : "${{ vars.AZURE_VERIFY_CLIENT_ID }}";
+        expect(env.ARM_CLIENT_ID, `${file}/${name}`).toBe(identity);
+        expect(withOf(steps(job).find((s) => actionOf(s) === "azure/login")!)["client-id"], `${file}/${name}`).toBe(identity);
+      } else if (job.uses === "./.github/workflows/deploy-stack.yml") {
+        expect(perms, `${file}/${name} grants the reusable workflow what it asks`).toEqual({ contents: "read", "id-token": "write" });
+      } else {
+        expect(perms["id-token"], `${file}/${name}`).toBeUndefined();
       }
+      const writes = Object.entries(perms).filter(([, v]) => v === "write").map(([k]) => k).sort();
+      expect(writes.filter((k) => k !== "id-token"), `${file}/${name}`).toEqual(name === "preview" ? ["pull-requests"] : []);
     }
   });
 
-  it("GitHub: image built and smoke-tested before any login; registry ready and clusters recorded before pulumi up, checked after it", () => {
+  it("GitHub: login, state and Databricks first; registry, base import and smoke build before the snapshot; the approved change checked right before pulumi up; clusters checked and outputs shown after it", () => {
     const up = jobsOf(".github/workflows/deploy-stack.yml").up;
     const all = steps(up);
     const order = all.map((s) => `${shellOf(s)} ${String(s.uses ?? "")} ${pulumiStepCommand(s) ?? ""}`);
@@ -468,22 +506,28 @@ describe("deployments", () => {
       return i;
     };
     const sequence = [
-      /^bash scripts\/ci\/smoke-build\.sh "\$STACK"/,
       /databricks\/setup-cli@/,
       /azure\/login@/,
-      /stack-secrets\.sh "\$STACK"/,
-      /^bash scripts\/ci\/registry-login\.sh "\$STACK"/,
+      /pulumi\/auth-actions@/,
+      /state-login\.sh "\$STACK" write\nbash scripts\/ci\/databricks-auth\.sh "\$STACK"/,
+      /stack-secrets\.sh "\$STACK"\s/,
+      /^bash scripts\/ci\/registry-login\.sh "\$STACK"\nbash scripts\/ci\/import-base\.sh "\$STACK"/,
+      /^bash scripts\/ci\/smoke-build\.sh "\$STACK" /,
       /^bash scripts\/ci\/check-clusters\.sh snapshot "\$STACK" "\$RUNNER_TEMP\/clusters-\$STACK\.tsv"/,
-      /pulumi up --stack/,
+      /actions\/download-artifact@/,
+      /^bash scripts\/ci\/preview-change\.sh check "\$STACK" "\$RUNNER_TEMP\/approved-change\/change\.json"/,
+      /pulumi up --stack \$TEMPLATE --yes --refresh --diff --policy-pack policy/,
       /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$RUNNER_TEMP\/clusters-\$STACK\.tsv"/,
+      /^bash scripts\/ci\/outputs-summary\.sh "\$STACK" \| tee -a "\$GITHUB_STEP_SUMMARY"/,
     ].map(at);
     expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
-    expect(at(/pulumi\/actions@v7 $/), "the Pulumi CLI is installed before the first pulumi command").toBeLessThan(at(/stack-secrets\.sh/));
-    // Only stacks with an image build it, log in to a registry and have clusters to check.
-    for (const re of [/smoke-build\.sh/, /setup-cli@/, /registry-login\.sh/, /check-clusters\.sh/]) expect(all[at(re)].if, String(re)).toBe("inputs.image");
-    // The bootstrap (a targeted pulumi up) and the checks read the state: they get what the main up gets.
-    for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) {
-      expect(all[at(re)].env, String(re)).toEqual({ PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}", PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
+    expect(at(/pulumi\/actions@\S+ $/), "the Pulumi CLI is installed before the first pulumi command").toBeLessThan(at(/stack-secrets\.sh/));
+    // Only stacks with an image build it, prepare a registry and have clusters to check.
+    for (const re of [/smoke-build\.sh/, /setup-cli@/, /registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) expect(all[at(re)].if, String(re)).toBe("inputs.image");
+    for (const re of [/download-artifact@/, /preview-change\.sh check/]) expect(all[at(re)].if, String(re)).toBe("inputs.approved-change != ''");
+    // The steps that run pulumi get the passphrase (state credentials are job-wide, from state-login.sh and auth-actions).
+    for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /pulumi up --stack/, /check-clusters\.sh verify/, /outputs-summary\.sh/]) {
+      expect(all[at(re)].env, String(re)).toEqual({ PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
     }
   });
 
@@ -495,24 +539,24 @@ describe("deployments", () => {
   });
 
   it("install the same pinned Databricks CLI on both systems", () => {
-    const action = steps(load(".github/workflows/deploy-stack.yml")).find((s) => String(s.uses ?? "").startsWith("databricks/setup-cli@"));
-    const version = /@v(\d+\.\d+\.\d+)$/.exec(String(action?.uses))?.[1];
-    expect(version, "the action is pinned to a release").toBeDefined();
-    const ado = steps(expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command: "up", image: true, azureConnection: "c" })).map(shellOf).join("\n");
+    const action = steps(load(".github/workflows/deploy-stack.yml")).find((s) => actionOf(s) === "databricks/setup-cli");
+    const version = /# v(\d+\.\d+\.\d+)$/m.exec(read(".github/workflows/deploy-stack.yml").split("\n").find((l) => l.includes("databricks/setup-cli@")) ?? "")?.[1];
+    expect(action, "the action is used").toBeDefined();
+    expect(version, "the pinned commit names its release").toBeDefined();
+    const ado = adoSteps({ command: "up", image: true }).map(shellOf).join("\n");
     expect(ado).toContain(`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/v${version}/install.sh | sudo sh`);
     expect(read("docs/gitops.md")).toContain(`v${version}`);
   });
 
-  it("Azure DevOps: PR stage, dev on main, prod behind dcs-prod's approval; sequential locks; compile-time service connections", () => {
+  it("Azure DevOps: PR stage, dev on main, prod previewed then behind dcs-prod's approval; sequential locks; compile-time service connections", () => {
     const ado = load("azure-pipelines.yml");
     expect((ado.trigger as Obj).branches).toEqual({ include: ["main"] });
     expect((ado.pr as Obj).branches).toEqual({ include: ["main"] });
     expect(ado.lockBehavior).toBe("sequential");
-    const stages = ado.stages as Obj[];
-    expect(stages.map((s) => s.stage)).toEqual(["pull_request", "deploy_dev", "deploy_prod"]);
-    const [, dev, prod] = stages;
-    for (const stage of [dev, prod]) expect(String(stage.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
-    expect(prod.dependsOn).toBe("deploy_dev");
+    expect(adoStages().map((s) => s.stage)).toEqual(["pull_request", "deploy_dev", "preview_prod", "deploy_prod"]);
+    const [dev, prod] = [adoStage("deploy_dev"), adoStage("deploy_prod")];
+    for (const stage of [dev, prod, adoStage("preview_prod")]) expect(String(stage.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
+    expect(prod.dependsOn).toEqual(["deploy_dev", "preview_prod"]);
     expect(String(prod.condition)).toMatch(/^and\(succeeded\(\)/);
     expect(((dev.jobs as Obj[])[0] as Obj).environment).toBe("dcs-dev");
     expect(((prod.jobs as Obj[])[0] as Obj).environment).toBe("dcs-prod");
@@ -530,34 +574,35 @@ describe("deployments", () => {
   });
 
   it("Azure DevOps: the Pulumi task previews and deploys with the policy pack, in the same order as GitHub", () => {
-    const [preview, up] = ["preview", "up"].map((command) => expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command, image: command === "up", azureConnection: "c" }));
-    for (const [doc, command] of [[preview, "preview"], [up, "up"]] as const) {
-      const all = steps(doc);
+    for (const command of ["preview", "up"]) {
+      const all = adoSteps({ command, image: command === "up", approvedChange: command === "up" });
       const runs = all.map(pulumiStepCommand).filter(Boolean);
-      expect(runs).toEqual([`pulumi ${command} --stack $(STACK) ${command === "up" ? "--yes " : ""}--diff --policy-pack policy`]);
+      expect(runs).toEqual([`pulumi ${command} --stack $(STACK) ${command === "up" ? "--yes --refresh " : ""}--diff --policy-pack policy`]);
       const order = all.map((s) => `${shellOf(s)} ${String(s.task ?? "")} ${pulumiStepCommand(s) ?? ""}`);
       const at = (re: RegExp) => order.findIndex((s) => re.test(s));
-      expect(at(/stack-secrets\.sh/)).toBeGreaterThan(at(/azure-devops-env\.sh/));
+      expect(at(/stack-secrets\.sh/)).toBeGreaterThan(at(/state-login\.sh/));
       expect(at(/pulumi (preview|up) --stack/)).toBeGreaterThan(at(/stack-secrets\.sh/));
       if (command === "preview") {
-        for (const re of [/smoke-build\.sh/, /registry-login\.sh/, /check-clusters\.sh/, /setup-cli/]) expect(at(re), `preview runs no ${re}`).toBe(-1);
+        for (const re of [/smoke-build\.sh/, /registry-login\.sh/, /import-base\.sh/, /check-clusters\.sh/, /setup-cli/, /outputs-summary/]) expect(at(re), `preview runs no ${re}`).toBe(-1);
         continue;
       }
       const sequence = [
-        /^bash scripts\/ci\/smoke-build\.sh "\$STACK"/,
         /setup-cli\/v[\d.]+\/install\.sh \| sudo sh/,
-        /azure-devops-env\.sh/,
-        /stack-secrets\.sh/,
-        /^bash scripts\/ci\/registry-login\.sh "\$STACK" AzureCLI@2/,
+        /state-login\.sh "\$STACK" write\nbash scripts\/ci\/databricks-auth\.sh "\$STACK"/,
+        /stack-secrets\.sh "\$STACK"\s/,
+        /^bash scripts\/ci\/registry-login\.sh "\$STACK"\nbash scripts\/ci\/import-base\.sh "\$STACK"\s+AzureCLI@2/,
+        /^bash scripts\/ci\/smoke-build\.sh "\$STACK" /,
         /^bash scripts\/ci\/check-clusters\.sh snapshot "\$STACK" "\$AGENT_TEMPDIRECTORY\/clusters-\$STACK\.tsv"/,
+        /DownloadPipelineArtifact@2/,
+        /preview-change\.sh check "\$STACK"/,
         /pulumi up --stack/,
         /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$AGENT_TEMPDIRECTORY\/clusters-\$STACK\.tsv"/,
+        /outputs-summary\.sh "\$STACK"/,
       ].map(at);
       for (const i of sequence) expect(i).toBeGreaterThan(-1);
       expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
-      expect(at(/AzureCLI@2/), "nothing logs in before the image is built and smoke-tested").toBeGreaterThan(at(/smoke-build\.sh/));
-      // Secret variables reach scripts only through env: the targeted up and the checks get the state's and Databricks' credentials.
-      for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) {
+      // Secret variables reach scripts only through env: the state's and Databricks' credentials.
+      for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /check-clusters\.sh verify/]) {
         expect(all[at(re)].env, String(re)).toEqual({
           PULUMI_ACCESS_TOKEN: "$(PULUMI_ACCESS_TOKEN)",
           PULUMI_CONFIG_PASSPHRASE: "$(PULUMI_CONFIG_PASSPHRASE)",
@@ -567,8 +612,333 @@ describe("deployments", () => {
       }
     }
     // An image stack's preview (never used today) would still not touch its clusters.
-    const previewWithImage = steps(expandTemplate(load(".azure-pipelines/pulumi-steps.yml"), { command: "preview", image: true, azureConnection: "c" })).map(shellOf).join("\n");
-    expect(previewWithImage).not.toMatch(/check-clusters\.sh|setup-cli/);
+    const previewWithImage = adoSteps({ command: "preview", image: true }).map(shellOf).join("\n");
+    expect(previewWithImage).not.toMatch(/check-clusters\.sh|setup-cli|registry-login|import-base/);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Issue 10, item by item, read from the pipeline files.
+
+describe("issue 10: previews never hold deploy credentials (item 1)", () => {
+  const DEPLOY_SECRETS = /DCS_PUSH_CLIENT_SECRET/;
+
+  it("GitHub: deploy secrets and the deploy identity only in jobs of an environment; read jobs take read credentials", () => {
+    for (const { file, name, job } of allJobs()) {
+      const text = JSON.stringify(job);
+      if (job.environment || job.uses === "./.github/workflows/deploy-stack.yml") continue;
+      expect(text, `${file}/${name} holds the push secret`).not.toMatch(DEPLOY_SECRETS);
+      expect(text, `${file}/${name} logs in as the deploy identity`).not.toContain("vars.AZURE_CLIENT_ID");
+      expect(text, `${file}/${name} asks for a deploy team's token`).not.toContain("vars.PULUMI_TEAM }}");
+      if (!usesLogin(job)) continue;
+      const shell = steps(job).map(shellOf).join("\n");
+      expect(shell, `${file}/${name}`).toMatch(/state-login\.sh "\$STACK" read\b/);
+      expect(shell, `${file}/${name}`).not.toMatch(/state-login\.sh "\$STACK" write/);
+      expect(shell, `${file}/${name}`).toMatch(/stack-secrets\.sh "\$STACK" --preview/);
+      const auth = steps(job).find((s) => actionOf(s) === "pulumi/auth-actions")!;
+      expect(withOf(auth), `${file}/${name}`).toMatchObject({ "requested-token-type": "urn:pulumi:token-type:access_token:team", scope: "team:${{ vars.PULUMI_READ_TEAM }}" });
+    }
+    // The deployment job: write access, the environment's team, the push secret.
+    const up = jobsOf(".github/workflows/deploy-stack.yml").up;
+    expect(steps(up).map(shellOf).join("\n")).toMatch(/state-login\.sh "\$STACK" write/);
+    expect(withOf(steps(up).find((s) => actionOf(s) === "pulumi/auth-actions")!).scope).toBe("team:${{ vars.PULUMI_TEAM }}");
+    expect(JSON.stringify(up)).toMatch(DEPLOY_SECRETS);
+  });
+
+  it("Azure DevOps: read jobs get the read variable group and a read-only state credential; deploy groups only in deployment jobs of an environment", () => {
+    const jobsIn = (file: string) => {
+      const doc = load(file);
+      const stages = (doc.stages as Obj[] | undefined) ?? [{ jobs: doc.jobs }];
+      return stages.flatMap((s) => (s.jobs as Obj[]).map((j) => ({ file, stage: String(s.stage ?? ""), job: j })));
+    };
+    const all = ADO.filter((f) => f !== ".azure-pipelines/pulumi-steps.yml").flatMap(jobsIn);
+    expect(all.length).toBeGreaterThan(6);
+    for (const { file, stage, job } of all) {
+      const groups = groupsOf(job);
+      const who = `${file}/${stage}/${String(job.job ?? job.deployment)}`;
+      if (job.deployment) {
+        expect(job.environment, who).toBeDefined();
+        expect(groups, who).toHaveLength(1);
+        expect(groups[0], who).toMatch(/^dcs-platform-(dev|prod|admin)$/);
+      } else {
+        expect(groups.every((g) => g === "dcs-platform-read"), `${who}: ${groups.join(", ")}`).toBe(true);
+      }
+    }
+    expect(read("azure-pipelines.yml")).not.toMatch(/^variables:\n(\s+-[^\n]*\n)*\s+- group:/m);
+    for (const command of ["preview", "record", "drift"]) {
+      const shell = adoSteps({ command, image: true }).map(shellOf).join("\n");
+      expect(shell, command).toMatch(/state-login\.sh "\$STACK" read\b/);
+      expect(shell, command).toMatch(/stack-secrets\.sh "\$STACK" --preview/);
+      expect(JSON.stringify(adoSteps({ command, image: true })), command).not.toMatch(DEPLOY_SECRETS);
+    }
+    const up = adoSteps({ command: "up", image: true });
+    expect(up.map(shellOf).join("\n")).toMatch(/state-login\.sh "\$STACK" write/);
+  });
+
+  it("docs/gitops.md lists every identity with its roles and why, on both systems", () => {
+    const docs = read("docs/gitops.md");
+    const table = docs.slice(docs.indexOf("## Identities"), docs.indexOf("\n## ", docs.indexOf("## Identities") + 5));
+    for (const identity of ["preview", "verify", "deploy (dev)", "deploy (prod)", "platform admin"]) expect(table, identity).toContain(`| ${identity} |`);
+    for (const right of ["Reader", "Storage Blob Data Reader", "Storage Blob Data Contributor", "AcrPush", "Stack Read", "Stack Write", "MANAGE"]) expect(table, right).toContain(right);
+    for (const name of ["AZURE_PREVIEW_CLIENT_ID", "AZURE_VERIFY_CLIENT_ID", "PULUMI_READ_TEAM", "PULUMI_TEAM", "dcs-platform-read", "dcs-platform-preview", "dcs-platform-verify", "dcs-platform-dev", "dcs-platform-prod"]) {
+      expect(docs, name).toContain(name);
+    }
+  });
+});
+
+describe("issue 10: deployments run only for main; prod state apart from dev's (item 2)", () => {
+  it("GitHub: every job that names or calls an environment, and every job that reads with the verify identity, checks the ref", () => {
+    const gated = allJobs().filter(({ job }) => job.environment || job.uses === "./.github/workflows/deploy-stack.yml" || JSON.stringify(job).includes("AZURE_VERIFY_CLIENT_ID"));
+    expect(gated.length).toBeGreaterThanOrEqual(6);
+    for (const { file, name, job } of gated) expect(String(job.if), `${file}/${name}`).toContain("github.ref == 'refs/heads/main'");
+    // workflow_dispatch exists, and cannot bypass the check.
+    expect(Object.keys(load(".github/workflows/deploy.yml").on as Obj)).toContain("workflow_dispatch");
+  });
+
+  it("Azure DevOps: every stage or job with a deploy credential runs on main only", () => {
+    for (const stage of adoStages().filter((s) => s.stage !== "pull_request")) expect(String(stage.condition), String(stage.stage)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
+    for (const stage of load(".azure-pipelines/platform-admin.yml").stages as Obj[]) expect(String(stage.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
+    for (const job of load(".azure-pipelines/drift.yml").jobs as Obj[]) expect(String(job.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
+    const docs = read("docs/gitops.md");
+    expect(docs).toMatch(/Branch control/);
+  });
+
+  it("each stack's state is its own: the backend URL takes {stack}, and each deployment writes only its own", () => {
+    const lib = read("scripts/ci/lib.sh");
+    expect(lib).toMatch(/backend_url\(\) \{[\s\S]*\$\{url\/\/\\\{stack\\\}\/\$1\}/);
+    const docs = read("docs/gitops.md");
+    expect(docs).toContain("azblob://pulumi-{stack}?storage_account=");
+    expect(docs).toMatch(/Stack Write[^|\n]*only/);
+  });
+});
+
+describe("issue 10: Databricks authentication survives a long up (item 3)", () => {
+  it("GitHub: every job that logs in hands Databricks the SDK's own OIDC exchange, right after the login; never the Azure CLI session", () => {
+    for (const { file, name, job } of allJobs().filter(({ job }) => usesLogin(job))) {
+      expect(JSON.stringify(job), `${file}/${name}`).not.toContain("azure-cli");
+      const all = steps(job);
+      const login = all.findIndex((s) => actionOf(s) === "azure/login");
+      const auth = all.findIndex((s) => /databricks-auth\.sh "\$STACK"/.test(shellOf(s)));
+      expect(auth, `${file}/${name}`).toBeGreaterThan(login);
+      expect(auth - login, `${file}/${name}: nothing slow between the login and the token-minting scripts`).toBeLessThanOrEqual(2);
+      expect(hasIdToken(job), `${file}/${name}: github-oidc-azure requests its own OIDC token`).toBe(true);
+    }
+    expect(read("scripts/ci/databricks-auth.sh")).toMatch(/ci_set_env DATABRICKS_AUTH_TYPE github-oidc-azure/);
+  });
+
+  it("Azure DevOps: a Databricks token minted by the service connection right before every step that talks to Databricks", () => {
+    const all = adoSteps({ command: "up", image: true, approvedChange: true });
+    const talks = (s: Obj) => /check-clusters\.sh|preview-change\.sh/.test(shellOf(s)) || pulumiStepCommand(s) !== undefined;
+    const mints = (s: Obj) => s.task === "AzureCLI@2" && /databricks-auth\.sh/.test(shellOf(s));
+    const databricksSteps = all.map((s, i) => [s, i] as const).filter(([s]) => talks(s));
+    expect(databricksSteps.length).toBe(4);
+    for (const [step, i] of databricksSteps) {
+      // The step itself is an AzureCLI@2 task logging in afresh, or a mint comes at most two steps before it.
+      const previous = all.slice(Math.max(0, i - 2), i);
+      expect(step.task === "AzureCLI@2" || previous.some(mints), `${shellOf(step) || String(pulumiStepCommand(step))}`).toBe(true);
+    }
+    expect(Number(((adoStage("deploy_prod").jobs as Obj[])[0] as Obj).timeoutInMinutes)).toBeLessThanOrEqual(60);
+  });
+});
+
+describe("issue 10: pinned actions, Dependabot, no shared cache in privileged jobs (item 4)", () => {
+  it("every action of a job that receives id-token: write is pinned to a full commit SHA, with its release as a comment", () => {
+    let pinned = 0;
+    for (const file of WORKFLOWS) {
+      const lines = read(file).split("\n");
+      for (const [name, job] of Object.entries(jobsOf(file))) {
+        const privileged = hasIdToken(job) || (file.endsWith("deploy-stack.yml") && name === "up");
+        if (!privileged) continue;
+        for (const step of steps(job).filter((s) => typeof s.uses === "string")) {
+          expect(step.uses, `${file}/${name}`).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+          expect(lines.some((l) => l.includes(`uses: ${String(step.uses)} # v`)), `${file}: ${String(step.uses)} names its release`).toBe(true);
+          pinned++;
+        }
+      }
+    }
+    expect(pinned).toBeGreaterThan(20);
+    // One SHA per action everywhere.
+    const shas = new Map<string, Set<string>>();
+    for (const file of WORKFLOWS) for (const s of steps(load(file)).filter((x) => typeof x.uses === "string")) {
+      const [action, ref] = String(s.uses).split("@");
+      shas.set(action, (shas.get(action) ?? new Set()).add(ref));
+    }
+    for (const [action, refs] of shas) expect([...refs], action).toHaveLength(1);
+  });
+
+  it("Dependabot keeps the actions and npm packages current, and its pull requests never reach a preview", () => {
+    const dependabot = load(".github/dependabot.yml");
+    expect(((dependabot.updates as Obj[]) ?? []).map((u) => u["package-ecosystem"]).sort()).toEqual(["github-actions", "npm"]);
+    const credentials = jobsOf(".github/workflows/pull-request.yml").credentials;
+    expect(JSON.stringify(credentials)).toContain("dependabot[bot]");
+  });
+
+  it("privileged jobs use no dependency cache (GitHub: package-manager-cache false, no cache:; Azure DevOps: no Cache task)", () => {
+    for (const { file, name, job } of allJobs().filter(({ job, file, name }) => hasIdToken(job) || (file.endsWith("deploy-stack.yml") && name === "up"))) {
+      for (const setup of steps(job).filter((s) => actionOf(s) === "actions/setup-node")) {
+        expect(withOf(setup)["package-manager-cache"], `${file}/${name}`).toBe(false);
+        expect(withOf(setup).cache, `${file}/${name}`).toBeUndefined();
+      }
+      expect(steps(job).some((s) => actionOf(s) === "actions/cache"), `${file}/${name}`).toBe(false);
+    }
+    for (const file of ADO) for (const step of steps(variants(file))) expect(String(step.task ?? ""), file).not.toMatch(/^Cache@/);
+  });
+});
+
+describe("issue 10: supported and pinned runtimes (items 5 and 6)", () => {
+  it(".nvmrc names the current Node LTS major; engines, the devcontainer and every pipeline follow it", () => {
+    expect(nvmrc()).toMatch(/^\d+$/);
+    expect(Number(nvmrc())).toBeGreaterThanOrEqual(24);
+    expect((JSON.parse(read("package.json")) as Obj).engines).toEqual({ node: `>=${nvmrc()}` });
+    expect(read(".devcontainer/Dockerfile")).toMatch(new RegExp(`^FROM mcr\\.microsoft\\.com/devcontainers/typescript-node:${nvmrc()}-bookworm$`, "m"));
+    for (const file of WORKFLOWS) {
+      for (const setup of steps(load(file)).filter((s) => actionOf(s) === "actions/setup-node")) {
+        expect(withOf(setup)["node-version-file"], file).toBe(".nvmrc");
+        expect(withOf(setup)["node-version"], file).toBeUndefined();
+      }
+    }
+    for (const file of ADO) {
+      const all = steps(variants(file));
+      expect(all.some((s) => String(s.task ?? "").startsWith("NodeTool@")), file).toBe(false);
+      all.forEach((s, i) => {
+        if (s.task !== "UseNode@1") return;
+        expect((s.inputs as Obj).version, file).toBe("$(NODE_VERSION)");
+        expect(all.slice(0, i).some((p) => shellOf(p) === "bash scripts/ci/tool-versions.sh"), `${file}: tool-versions.sh before UseNode@1`).toBe(true);
+      });
+    }
+    // The suite itself still runs on an older Node where a machine has only that (this one has Node 20).
+    expect(Number(process.versions.node.split(".")[0])).toBeGreaterThanOrEqual(20);
+  });
+
+  it("the Pulumi CLI version lives in .devcontainer/pulumi-version, equals the SDK's, and every install reads it", () => {
+    const sdk = (JSON.parse(read("node_modules/@pulumi/pulumi/package.json")) as Obj).version;
+    expect(pulumiVersion()).toBe(sdk);
+    for (const file of WORKFLOWS) {
+      for (const action of steps(load(file)).filter((s) => actionOf(s) === "pulumi/actions")) {
+        expect(withOf(action)["pulumi-version-file"], file).toBe(".devcontainer/pulumi-version");
+        expect(withOf(action)["pulumi-version"], file).toBeUndefined();
+      }
+    }
+    const installs = adoSteps({ command: "up" }).filter((s) => s.task === "Pulumi@1");
+    expect((installs[0].inputs as Obj).versionSpec).toBe("$(PULUMI_VERSION)");
+    expect((installs[0].inputs as Obj).command, "the first Pulumi@1 task installs the CLI for the job").toBeUndefined();
+    expect(read("scripts/ci/tool-versions.sh")).toContain(".devcontainer/pulumi-version");
+    const dockerfile = read(".devcontainer/Dockerfile");
+    expect(dockerfile).toMatch(/^COPY pulumi-version /m);
+    expect(dockerfile).toMatch(/get\.pulumi\.com\/releases\/sdk\/pulumi-v\$\{version\}-linux-/);
+    expect(dockerfile).not.toMatch(/PULUMI_VERSION=\d/);
+  });
+});
+
+describe("issue 10: the exact change that deploys (item 7)", () => {
+  it("GitHub: the approver's run shows prod's preview of this commit, and the deployment refuses any other change", () => {
+    const { "prod-preview": preview, prod } = jobsOf(".github/workflows/deploy.yml");
+    const shell = steps(preview).map(shellOf).join("\n");
+    expect(shell).toContain('bash scripts/ci/preview-change.sh record "$STACK" "$RUNNER_TEMP/approved-change/change.json" | tee -a "$GITHUB_STEP_SUMMARY"');
+    expect((preview.env as Obj).STACK).toBe("prod");
+    expect(preview.environment, "the preview runs before, not behind, the approval").toBeUndefined();
+    const upload = steps(preview).find((s) => actionOf(s) === "actions/upload-artifact")!;
+    expect(withOf(upload)).toMatchObject({ name: "approved-change-prod", "if-no-files-found": "error" });
+    expect(prod.needs).toContain("prod-preview");
+    expect((prod.with as Obj)["approved-change"]).toBe("approved-change-prod");
+    const up = jobsOf(".github/workflows/deploy-stack.yml").up;
+    const download = steps(up).find((s) => actionOf(s) === "actions/download-artifact")!;
+    expect(withOf(download)).toEqual({ name: "${{ inputs.approved-change }}", path: "${{ runner.temp }}/approved-change" });
+  });
+
+  it("Azure DevOps: stage preview_prod publishes the change and its fingerprint; deploy_prod checks it after the approval", () => {
+    const record = ((adoStage("preview_prod").jobs as Obj[])[0] as Obj);
+    expect(groupsOf(record)).toEqual(["dcs-platform-read"]);
+    const recordSteps = steps(expandTemplate(record, {}));
+    expect(JSON.stringify(recordSteps)).toContain('"command":"record"');
+    const recorded = adoSteps({ command: "record" });
+    expect(recorded.map(shellOf).join("\n")).toMatch(/preview-change\.sh record "\$STACK" .*uploadsummary/s);
+    expect(recorded.find((s) => s.task === "PublishPipelineArtifact@1")!.inputs).toMatchObject({ artifact: "approved-change-$(STACK)" });
+    const prodJob = ((adoStage("deploy_prod").jobs as Obj[])[0] as Obj);
+    expect(JSON.stringify(prodJob)).toContain('"approvedChange":true');
+    const up = adoSteps({ command: "up", image: true, approvedChange: true });
+    expect(up.find((s) => s.task === "DownloadPipelineArtifact@2")!.inputs).toMatchObject({ artifactName: "approved-change-$(STACK)" });
+    expect(adoSteps({ command: "up", image: true }).some((s) => /preview-change\.sh check/.test(shellOf(s))), "dev deploys without an approval to match").toBe(false);
+  });
+
+  it("update plans are not used (experimental in the pinned CLI); docs say why, and name the merge queue", () => {
+    const docs = read("docs/gitops.md");
+    expect(docs).toMatch(/--save-plan/);
+    expect(docs).toMatch(/PULUMI_EXPERIMENTAL/);
+    expect(docs).toMatch(/merge queue/i);
+    expect(docs).toMatch(/Immediately when main is updated/);
+    for (const file of WORKFLOWS) for (const a of steps(load(file)).filter((s) => actionOf(s) === "pulumi/actions")) expect(withOf(a).plan, file).toBeUndefined();
+  });
+});
+
+describe("issue 10: a broken Dockerfile fails the pull request (item 8)", () => {
+  it("GitHub and Azure DevOps build and smoke-test the image of dev and prod in the pull request, from Docker Hub, without credentials", () => {
+    const job = jobsOf(".github/workflows/pull-request.yml")["smoke-build"];
+    expect((job.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod"] });
+    expect(steps(job).map(shellOf)).toContain('bash scripts/ci/smoke-build.sh "$STACK" --base-from-docker-hub');
+    const ado = ((adoStage("pull_request").jobs as Obj[]).find((j) => j.job === "smoke_build")!);
+    expect(Object.keys(((ado.strategy as Obj).matrix as Obj))).toEqual(["dev", "prod"]);
+    expect(steps(ado).map(shellOf)).toContain('bash scripts/ci/smoke-build.sh "$STACK" --base-from-docker-hub');
+    expect(((adoStage("pull_request").jobs as Obj[]).find((j) => j.job === "preview")!).dependsOn).toContain("smoke_build");
+  });
+});
+
+describe("issue 10: builds reuse work across runners (item 9)", () => {
+  it("deployments import the base once into the stack's registry before building, on both systems", () => {
+    const gh = steps(jobsOf(".github/workflows/deploy-stack.yml").up).map(shellOf);
+    const ado = adoSteps({ command: "up", image: true }).map(shellOf);
+    for (const all of [gh, ado]) {
+      const imported = all.findIndex((s) => s.includes('bash scripts/ci/import-base.sh "$STACK"'));
+      const login = all.findIndex((s) => s.includes('bash scripts/ci/registry-login.sh "$STACK"'));
+      const built = all.findIndex((s) => s.startsWith('bash scripts/ci/smoke-build.sh "$STACK"'));
+      expect(login).toBeGreaterThan(-1);
+      expect(imported).toBe(login);
+      expect(built).toBeGreaterThan(imported);
+      expect(all[built]).not.toContain("--base-from-docker-hub");
+    }
+  });
+});
+
+describe("issue 10: drift is detected; up refreshes first (item 10)", () => {
+  it("GitHub: a scheduled workflow checks every stack with the read-only verify identity", () => {
+    const drift = load(".github/workflows/drift.yml");
+    expect(Object.keys(drift.on as Obj).sort()).toEqual(["schedule", "workflow_dispatch"]);
+    const job = jobsOf(".github/workflows/drift.yml").drift;
+    expect((job.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod", "admin"] });
+    expect(steps(job).map(shellOf)).toContain('bash scripts/ci/preview-change.sh drift "$STACK" | tee -a "$GITHUB_STEP_SUMMARY"');
+    expect(read("scripts/ci/preview-change.sh")).toContain("pulumi preview --stack \"$stack\" --refresh --expect-no-changes --json --policy-pack policy");
+  });
+
+  it("Azure DevOps: a scheduled pipeline does the same", () => {
+    const drift = load(".azure-pipelines/drift.yml");
+    expect(drift.trigger).toBe("none");
+    expect(drift.pr).toBe("none");
+    expect((drift.schedules as Obj[])[0]).toMatchObject({ branches: { include: ["main"] }, always: true });
+    const job = (drift.jobs as Obj[])[0];
+    expect(Object.keys(((job.strategy as Obj).matrix as Obj))).toEqual(["dev", "prod", "admin"]);
+    expect(groupsOf(job)).toEqual(["dcs-platform-read"]);
+    expect(adoSteps({ command: "drift" }).map(shellOf).join("\n")).toMatch(/preview-change\.sh drift "\$STACK" >"\$summary"[\s\S]*uploadsummary/);
+  });
+
+  it("every pulumi up refreshes first", () => {
+    const ups = pipelineCommands([...WORKFLOWS, ...ADO]).map((f) => f.command).filter((c) => c.startsWith("pulumi up --stack"));
+    expect(ups.length).toBeGreaterThanOrEqual(2);
+    for (const up of ups) expect(up).toContain("--refresh");
+  });
+});
+
+describe("issue 10: PR comments with the job token; outputs in the summary (item 11)", () => {
+  it("Azure DevOps: the Pulumi task that comments on the pull request gets SYSTEM_ACCESSTOKEN", () => {
+    const commenting = adoSteps({ command: "preview" }).filter((s) => s.task === "Pulumi@1" && (s.inputs as Obj).createPrComment);
+    expect(commenting).toHaveLength(1);
+    expect(commenting[0].env).toEqual({ SYSTEM_ACCESSTOKEN: "$(System.AccessToken)" });
+  });
+
+  it("both systems put the stack's outputs in the job summary after every deployment", () => {
+    const gh = steps(jobsOf(".github/workflows/deploy-stack.yml").up).map(shellOf);
+    expect(gh).toContain('bash scripts/ci/outputs-summary.sh "$STACK" | tee -a "$GITHUB_STEP_SUMMARY"');
+    const ado = adoSteps({ command: "up" }).map(shellOf).join("\n");
+    expect(ado).toMatch(/outputs-summary\.sh "\$STACK" \| tee "\$summary"\necho "##vso\[task\.uploadsummary\]\$summary"/);
   });
 });
 
@@ -602,12 +972,11 @@ describe("YAML, shell and the devcontainer", () => {
     }
   });
 
-  it("the devcontainer gives Node 20, the Pulumi CLI, the Azure CLI and Docker, then runs npm ci", () => {
+  it("the devcontainer gives Node of .nvmrc, the pinned Pulumi CLI, the Azure CLI and Docker, then runs npm ci", () => {
     const dc = JSON.parse(read(".devcontainer/devcontainer.json")) as Obj;
     const dockerfile = read(`.devcontainer/${String((dc.build as Obj).dockerfile)}`);
-    expect(dockerfile).toMatch(/^FROM mcr\.microsoft\.com\/devcontainers\/typescript-node:\S*-20-/m);
-    expect(dockerfile).toMatch(/get\.pulumi\.com\/releases\/sdk\/pulumi-v\$\{PULUMI_VERSION\}-linux-/);
     expect(dockerfile).toMatch(/python3-distributed python3-numpy shellcheck yamllint/);
+    expect((dc.build as Obj).context ?? ".", "the build context is .devcontainer, where pulumi-version is").toBe(".");
     expect(Object.keys(dc.features as Obj)).toEqual(expect.arrayContaining([expect.stringMatching(/^ghcr\.io\/devcontainers\/features\/azure-cli:\d+$/), expect.stringMatching(/^ghcr\.io\/devcontainers\/features\/docker-in-docker:\d+$/)]));
     expect(dc.postCreateCommand).toBe("npm ci");
   });
@@ -637,6 +1006,7 @@ esac
   return log;
 }
 
+/** Runs a script with only PATH, HOME and the given variables: no CI variables leak in from the machine. */
 function runScript(script: string, args: string[], env: Record<string, string>, bin: string): SpawnSyncReturns<string> {
   return spawnSync("bash", [script, ...args], {
     cwd: ROOT,
@@ -646,47 +1016,108 @@ function runScript(script: string, args: string[], env: Record<string, string>, 
   });
 }
 const logOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+const binDir = () => fs.mkdtempSync(path.join(sandbox, "bin-"));
+const githubEnv = () => {
+  const file = path.join(fs.mkdtempSync(path.join(sandbox, "gh-")), "env");
+  fs.writeFileSync(file, "");
+  return { file, env: { GITHUB_ACTIONS: "true", GITHUB_ENV: file } };
+};
 
 describe("scripts/ci", () => {
   it("stack-secrets.sh encrypts the pipeline's secrets into the stack through stdin, never argv, and prints none", () => {
-    const bin = fs.mkdtempSync(path.join(sandbox, "bin-"));
+    const bin = binDir();
     const log = fake(bin, "pulumi");
     const r = runScript("scripts/ci/stack-secrets.sh", ["dev"], { DCS_PULL_CLIENT_SECRET: "s3cr3t-pull", DCS_PUSH_CLIENT_SECRET: "$(DCS_PUSH_CLIENT_SECRET)" }, bin);
     expect(r.status, r.stderr).toBe(0);
     expect(logOf(log)).toBe("ARGS config set --secret --stack dev dcs:pullClientSecret\nSTDIN s3cr3t-pull\n");
     expect(r.stdout + r.stderr).not.toContain("s3cr3t");
     expect(r.stdout).toContain("dcs:pullClientSecret set from DCS_PULL_CLIENT_SECRET");
-    const none = runScript("scripts/ci/stack-secrets.sh", ["prod"], {}, fs.mkdtempSync(path.join(sandbox, "bin-")));
+    const none = runScript("scripts/ci/stack-secrets.sh", ["dev"], {}, binDir());
     expect(none.status).toBe(0);
     expect(none.stdout).toBe("");
+    const prod = binDir();
+    const prodLog = fake(prod, "pulumi");
+    expect(runScript("scripts/ci/stack-secrets.sh", ["prod"], { DCS_PUSH_CLIENT_SECRET: "s3cr3t-push" }, prod).status).toBe(0);
+    expect(logOf(prodLog)).toBe("ARGS config set --secret --stack prod dcs:pushClientSecret\nSTDIN s3cr3t-push\n");
+    expect(runScript("scripts/ci/stack-secrets.sh", ["prod", "--deploy"], {}, binDir()).status).toBe(2);
   });
 
-  it("azure-devops-env.sh hands on a Databricks token and a state SAS only as secret variables", () => {
-    const bin = fs.mkdtempSync(path.join(sandbox, "bin-"));
-    const log = fake(bin, "az", {
-      "resource show": "adb-42.1.azuredatabricks.net",
-      "account get-access-token": "entra-token-123",
-      "storage container generate-sas": "sv=2024&sig=abc",
-    });
-    const r = runScript("scripts/ci/azure-devops-env.sh", ["prod"], { TF_BUILD: "True", PULUMI_BACKEND_URL: "azblob://state?storage_account=dcsstate" }, bin);
+  it("stack-secrets.sh --preview never takes the push secret: a placeholder for a servicePrincipal stack, nothing for the others", () => {
+    const bin = binDir();
+    const log = fake(bin, "pulumi");
+    const env = { DCS_PULL_CLIENT_SECRET: "s3cr3t-pull", DCS_PUSH_CLIENT_SECRET: "s3cr3t-push" };
+    const r = runScript("scripts/ci/stack-secrets.sh", ["prod", "--preview"], env, bin);
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.split("\n");
-    expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_HOST]https://adb-42.1.azuredatabricks.net");
+    expect(logOf(log)).toBe(
+      "ARGS config set --secret --stack prod dcs:pullClientSecret\nSTDIN s3cr3t-pull\nARGS config set --secret --stack prod dcs:pushClientSecret\nSTDIN preview-placeholder-not-a-credential\n",
+    );
+    expect(logOf(log)).not.toContain("s3cr3t-push");
+    const devBin = binDir();
+    const devLog = fake(devBin, "pulumi");
+    expect(runScript("scripts/ci/stack-secrets.sh", ["dev", "--preview"], env, devBin).status).toBe(0);
+    expect(logOf(devLog)).toBe("ARGS config set --secret --stack dev dcs:pullClientSecret\nSTDIN s3cr3t-pull\n");
+  });
+
+  it("state-login.sh: the stack's own container ({stack}), a read-only SAS for read, a writing one for write, only as a secret", () => {
+    for (const [access, permissions] of [["read", "rl"], ["write", "racwdl"]] as const) {
+      const bin = binDir();
+      const log = fake(bin, "az", { "storage container generate-sas": "sv=2024&sig=abc" });
+      const gh = githubEnv();
+      const r = runScript("scripts/ci/state-login.sh", ["prod", access], { ...gh.env, PULUMI_BACKEND_URL: "azblob://pulumi-{stack}?storage_account=dcsstate" }, bin);
+      expect(r.status, r.stderr).toBe(0);
+      expect(logOf(log)).toMatch(new RegExp(`ARGS storage container generate-sas --account-name dcsstate --name pulumi-prod --permissions ${permissions} --expiry \\S+ --auth-mode login --as-user --https-only --output tsv`));
+      const written = fs.readFileSync(gh.file, "utf8").split("\n");
+      expect(written).toContain("PULUMI_BACKEND_URL=azblob://pulumi-prod?storage_account=dcsstate");
+      expect(written).toContain("AZURE_STORAGE_ACCOUNT=dcsstate");
+      expect(written).toContain("AZURE_STORAGE_SAS_TOKEN=sv=2024&sig=abc");
+      // Masked before it is written, and printed nowhere else.
+      expect(r.stdout.split("\n").filter((l) => l.includes("sv=2024&sig=abc"))).toEqual(["::add-mask::sv=2024&sig=abc"]);
+    }
+    const ado = binDir();
+    fake(ado, "az", { "storage container generate-sas": "sv=ado" });
+    const adoRun = runScript("scripts/ci/state-login.sh", ["dev", "read"], { TF_BUILD: "True", PULUMI_BACKEND_URL: "azblob://pulumi-{stack}?storage_account=dcsstate" }, ado);
+    expect(adoRun.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["##vso[task.setvariable variable=PULUMI_BACKEND_URL]azblob://pulumi-dev?storage_account=dcsstate", "##vso[task.setvariable variable=AZURE_STORAGE_SAS_TOKEN;issecret=true]sv=ado"]),
+    );
+    // Pulumi Cloud: nothing to mint; the URL is Pulumi Cloud's when none is set.
+    const cloud = binDir();
+    const cloudLog = fake(cloud, "az");
+    const gh = githubEnv();
+    expect(runScript("scripts/ci/state-login.sh", ["dev", "write"], { ...gh.env }, cloud).status).toBe(0);
+    expect(logOf(cloudLog)).toBe("");
+    expect(fs.readFileSync(gh.file, "utf8")).toBe("PULUMI_BACKEND_URL=https://api.pulumi.com\n");
+    expect(runScript("scripts/ci/state-login.sh", ["dev", "admin"], {}, cloud).status).toBe(2);
+  });
+
+  it("databricks-auth.sh: GitHub hands Databricks the SDK's own OIDC exchange (github-oidc-azure), no token minted; Azure DevOps a fresh Entra token as a secret", () => {
+    const bin = binDir();
+    const log = fake(bin, "az", { "resource show": "adb-42.1.azuredatabricks.net", "account get-access-token": "entra-token-123" });
+    const gh = githubEnv();
+    const oidc = { ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.example/", ARM_CLIENT_ID: "client", ARM_TENANT_ID: "tenant" };
+    const r = runScript("scripts/ci/databricks-auth.sh", ["prod"], { ...gh.env, ...oidc }, bin);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(gh.file, "utf8")).toBe("DATABRICKS_HOST=https://adb-42.1.azuredatabricks.net\nDATABRICKS_AUTH_TYPE=github-oidc-azure\n");
+    expect(logOf(log)).toContain("ARGS resource show --ids /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-databricks-prod/providers/Microsoft.Databricks/workspaces/dbw-hydrology-prod");
+    expect(logOf(log)).not.toContain("get-access-token");
+    // Without the job's OIDC token the GitHub path fails instead of falling back to the CLI session.
+    expect(runScript("scripts/ci/databricks-auth.sh", ["dev"], { ...githubEnv().env }, bin).status).toBe(1);
+    const ado = binDir();
+    const adoLog = fake(ado, "az", { "account get-access-token": "entra-token-123" });
+    const a = runScript("scripts/ci/databricks-auth.sh", ["dev"], { TF_BUILD: "True" }, ado);
+    expect(a.status, a.stderr).toBe(0);
+    const lines = a.stdout.split("\n");
+    expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_HOST]https://adb-1234567890123456.7.azuredatabricks.net");
     expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_AUTH_TYPE]pat");
     expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_TOKEN;issecret=true]entra-token-123");
-    expect(lines).toContain("##vso[task.setvariable variable=AZURE_STORAGE_ACCOUNT]dcsstate");
-    expect(lines).toContain("##vso[task.setvariable variable=AZURE_STORAGE_SAS_TOKEN;issecret=true]sv=2024&sig=abc");
-    for (const secret of ["entra-token-123", "sv=2024&sig=abc"]) expect(lines.filter((l) => l.includes(secret)).every((l) => l.includes("issecret=true"))).toBe(true);
-    const calls = logOf(log);
-    expect(calls).toContain("ARGS resource show --ids /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-databricks-prod/providers/Microsoft.Databricks/workspaces/dbw-hydrology-prod");
-    expect(calls).toContain("ARGS account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d");
-    expect(calls).toMatch(/ARGS storage container generate-sas --account-name dcsstate --name state .*--auth-mode login --as-user/);
-    // A stack named by URL needs no lookup; Pulumi Cloud needs no SAS.
-    const devBin = fs.mkdtempSync(path.join(sandbox, "bin-"));
-    const devLog = fake(devBin, "az", { "account get-access-token": "t" });
-    const dev = runScript("scripts/ci/azure-devops-env.sh", ["dev"], { PULUMI_BACKEND_URL: "https://api.pulumi.com" }, devBin);
-    expect(dev.status, dev.stderr).toBe(0);
-    expect(dev.stdout).toContain("variable=DATABRICKS_HOST]https://adb-1234567890123456.7.azuredatabricks.net");
-    expect(logOf(devLog)).not.toMatch(/resource show|generate-sas/);
+    expect(lines.filter((l) => l.includes("entra-token-123")).every((l) => l.includes("issecret=true"))).toBe(true);
+    expect(logOf(adoLog).split("\n").filter((l) => l.startsWith("ARGS"))).toEqual(["ARGS account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query accessToken --output tsv"]);
+  });
+
+  it("tool-versions.sh hands Azure DevOps the versions of .nvmrc and .devcontainer/pulumi-version", () => {
+    const r = runScript("scripts/ci/tool-versions.sh", [], { TF_BUILD: "True" }, binDir());
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")).toEqual(
+      expect.arrayContaining([`##vso[task.setvariable variable=NODE_VERSION]${nvmrc()}`, `##vso[task.setvariable variable=PULUMI_VERSION]${pulumiVersion()}`]),
+    );
   });
 });

@@ -110,6 +110,13 @@ read_cluster() {
   fi
 }
 
+# running_since ID MS: true when the cluster has a RUNNING event newer than MS
+# (milliseconds since the epoch): it has (re)started since then.
+running_since() {
+  databricks api post /api/2.1/clusters/events --json "{\"cluster_id\":\"$1\",\"start_time\":$2,\"event_types\":[\"RUNNING\"],\"order\":\"DESC\",\"limit\":1}" >"$tmp/since" 2>/dev/null || return 1
+  [[ "$(node "$clusters_js" event <"$tmp/since")" != "none recorded" ]]
+}
+
 latest_event() { # ID
   if databricks api post /api/2.1/clusters/events --json "{\"cluster_id\":\"$1\",\"order\":\"DESC\",\"limit\":1}" >"$tmp/events" 2>"$tmp/error"; then
     node "$clusters_js" event <"$tmp/events" || echo "unreadable"
@@ -120,6 +127,7 @@ latest_event() { # ID
 
 if [[ "$phase" == snapshot ]]; then
   printf '%s\n' "$header" >"$tmp/snapshot"
+  printf '# taken %s\n' "$(now_ms)" >>"$tmp/snapshot"
   if ((${#current[@]} == 0)); then
     log "stack $stack has no clusters in its outputs (not deployed yet, or none declared); nothing to record"
   fi
@@ -140,6 +148,7 @@ fi
 
 # verify
 declare -A before_state=() before_fingerprint=() before_name=()
+taken="$(sed -n 's/^# taken \([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)"
 while IFS=$'\t' read -r id name state fingerprint; do
   [[ -n "$id" && "$id" != \#* ]] || continue
   before_state["$id"]="$state"
@@ -171,12 +180,23 @@ for line in "${current[@]}"; do
     *) expect=stopped origin="was $was" ;;
   esac
   through=()
-  verdict="" note=""
+  verdict="" note="" restart_seen=0
   while :; do
     read_cluster "$id"
+    [[ -z "$state" || "$state" == RUNNING ]] || restart_seen=1
     if [[ "$expect" == running ]]; then
       case "$state" in
-        RUNNING) verdict=ok ;;
+        RUNNING)
+          # The provider returns right after its edit call, so a cluster that was running and
+          # whose spec changed may not have begun its restart yet: RUNNING counts once a
+          # restart was seen, here or as a RUNNING event since the snapshot.
+          if [[ "$was" == RUNNING && -n "$fingerprint" && "$fingerprint" != "${before_fingerprint[$id]}" ]] &&
+            ((restart_seen == 0)) && ! { [[ -n "$taken" ]] && running_since "$id" "$taken"; }; then
+            :
+          else
+            verdict=ok
+          fi
+          ;;
         TERMINATED | ERROR)
           if [[ "$code" == INACTIVITY || "$code" == USER_REQUEST ]]; then
             verdict=ok note="; note: terminated by $code, not by this deployment"

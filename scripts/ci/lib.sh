@@ -48,3 +48,62 @@ render_stack() {
     return 1
   fi
 }
+
+# ci_set_env NAME VALUE: makes NAME=VALUE visible to the job's later steps
+# (GitHub: $GITHUB_ENV; Azure DevOps: a pipeline variable, which later script
+# steps see as an environment variable); prints `export` lines elsewhere.
+ci_set_env() {
+  if [[ "${GITHUB_ACTIONS:-}" == "true" && -n "${GITHUB_ENV:-}" ]]; then
+    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_ENV"
+  elif [[ -n "${TF_BUILD:-}" ]]; then
+    printf '##vso[task.setvariable variable=%s]%s\n' "$1" "$2"
+  else
+    printf 'export %s=%q\n' "$1" "$2"
+  fi
+}
+
+# ci_set_secret NAME VALUE: as ci_set_env, for a credential: GitHub masks the
+# value in every log first; Azure DevOps sets a secret variable (masked, and
+# handed to a later script step only through its env:). Never printed elsewhere.
+ci_set_secret() {
+  if [[ "${GITHUB_ACTIONS:-}" == "true" && -n "${GITHUB_ENV:-}" ]]; then
+    printf '::add-mask::%s\n' "$2"
+    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_ENV"
+  elif [[ -n "${TF_BUILD:-}" ]]; then
+    printf '##vso[task.setvariable variable=%s;issecret=true]%s\n' "$1" "$2"
+  else
+    printf '%s: set (not shown)\n' "$1" >&2
+  fi
+}
+
+# ci_system: github, azure-devops, or local.
+ci_system() {
+  if [[ "${GITHUB_ACTIONS:-}" == "true" ]]; then
+    echo github
+  elif [[ -n "${TF_BUILD:-}" ]]; then
+    echo azure-devops
+  else
+    echo local
+  fi
+}
+
+# stack_has STACK KEY: succeeds when Pulumi.<STACK>.yaml sets KEY at all (a
+# plain value or an encrypted `secure:` one).
+stack_has() {
+  local file="$ci_root/Pulumi.$1.yaml"
+  [[ -f "$file" ]] || return 1
+  (cd "$ci_root" && node -e '
+    const doc = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")) ?? {};
+    process.exit(Object.prototype.hasOwnProperty.call(doc.config ?? {}, process.argv[2]) ? 0 : 1);
+  ' "$file" "$2")
+}
+
+# backend_url STACK: the state backend of STACK: $PULUMI_BACKEND_URL with
+# every `{stack}` replaced by the stack's name (one container per stack in
+# Azure Blob: azblob://pulumi-{stack}?storage_account=<account>), or
+# https://api.pulumi.com when it is empty.
+backend_url() {
+  local url="${PULUMI_BACKEND_URL:-}"
+  [[ -n "$url" ]] || url="https://api.pulumi.com"
+  printf '%s\n' "${url//\{stack\}/$1}"
+}

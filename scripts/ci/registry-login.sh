@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Gets the stack's registry ready for `pulumi up` to push the cluster image with
-# the runner's Docker (push mode dockerConfig, the default):
+# Gets the stack's registry ready before `pulumi up`, when the runner's Docker
+# needs it: to push the cluster image (push mode dockerConfig, the default), or
+# to pull the base image and the build cache from it (dcs:image.baseFromRegistry:
+# true, in any push mode; scripts/ci/import-base.sh imports the base next):
 #
 # 1. When the registry does not exist yet (a stack's first deployment), creates
 #    it, and only it, first: renders the stack offline, takes the registry's URN
@@ -9,12 +11,13 @@
 #      pulumi up --yes --stack STACK --policy-pack policy --target URN ...
 #    `pulumi up --target` refuses a targeted resource whose dependency would be
 #    created but is not targeted, hence the closure.
-# 2. `az acr login` for the registry (AcrPush on it is enough).
+# 2. `az acr login` for the registry (AcrPush on it is enough; AcrPull is enough
+#    when the stack only pulls its base from it).
 #
-# Push modes servicePrincipal and adminUser need neither: the program hands
-# Docker those credentials itself, and Pulumi creates the registry before the
-# push in the same `pulumi up`. A stack without a registry (a
-# container-services-only admin stack) needs nothing.
+# Push modes servicePrincipal and adminUser without baseFromRegistry need
+# neither: the program hands Docker those credentials itself, and Pulumi
+# creates the registry before the push in the same `pulumi up`. A stack
+# without a registry (a container-services-only admin stack) needs nothing.
 #
 # Needs an Azure CLI logged in as the pipeline identity, and a Pulumi CLI
 # logged in to the state backend with the stack's secrets set
@@ -36,13 +39,16 @@ if [[ -z "$registry" ]]; then
 fi
 mode="$(stack_value "$stack" dcs:image push mode)"
 mode="${mode:-dockerConfig}"
-if [[ "$mode" != dockerConfig ]]; then
+base_from_registry="$(stack_value "$stack" dcs:image baseFromRegistry)"
+if [[ "$mode" != dockerConfig && "$base_from_registry" != true ]]; then
   log "stack $stack pushes in mode $mode: pulumi up hands Docker those credentials itself; no login needed"
   exit 0
 fi
+why="the image push"
+[[ "$base_from_registry" != true ]] || why="the base image import and the build"
 
 if ! az acr show --name "$registry" --query id --output none 2>/dev/null; then
-  log "registry $registry does not exist yet (first deployment): creating it before the image push"
+  log "registry $registry does not exist yet (first deployment): creating it before $why"
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   render_stack "$stack" "$tmp/rendering.json" || exit 1

@@ -11,15 +11,31 @@
 # The smoke test is the one beside the Dockerfile (<context>/smoke-test.sh),
 # run with --no-build against the image built here.
 #
+# --base-from-docker-hub (the pull request's secret-free smoke build): when the
+# program builds on the base imported into the stack's registry
+# (dcs:image.baseFromRegistry: true, BASE_IMAGE <registry>.azurecr.io/...),
+# which a job without credentials cannot pull, BASE_IMAGE becomes the same
+# base on Docker Hub, databricksruntime/standard:<RUNTIME_TAG>[@<baseDigest>]
+# (the registry holds an unchanged copy of it: scripts/ci/import-base.sh);
+# every other argument stays the program's. Deployments build without it,
+# after the registry login, from the stack's registry.
+#
 # A stack without an image (a container-services-only admin stack) builds
 # nothing. Needs npm ci and Docker with BuildKit; no credentials.
 #
-# Usage: scripts/ci/smoke-build.sh STACK
+# Usage: scripts/ci/smoke-build.sh STACK [--base-from-docker-hub]
 set -euo pipefail
 # shellcheck source=scripts/ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stack="${1:?usage: scripts/ci/smoke-build.sh STACK}"
+usage='usage: scripts/ci/smoke-build.sh STACK [--base-from-docker-hub]'
+if (($# < 1 || $# > 2)) || { (($# == 2)) && [[ "$2" != --base-from-docker-hub ]]; }; then
+  echo "$usage" >&2
+  exit 2
+fi
+stack="$1"
+base_from_docker_hub=false
+(($# == 1)) || base_from_docker_hub=true
 tag=dcs-smoke:ci
 log() { printf 'smoke-build: %s\n' "$*"; }
 
@@ -39,8 +55,19 @@ mapfile -d '' -t build <"$tmp/build"
 context="${build[0]}"
 dockerfile="${build[1]}"
 platform="${build[2]}"
+runtime_tag=""
+for arg in "${build[@]:3}"; do [[ "$arg" != RUNTIME_TAG=* ]] || runtime_tag="${arg#RUNTIME_TAG=}"; done
 command=(docker build --platform "$platform" -f "$dockerfile")
-for arg in "${build[@]:3}"; do command+=(--build-arg "$arg"); done
+for arg in "${build[@]:3}"; do
+  if [[ "$base_from_docker_hub" == true && "$arg" == BASE_IMAGE=* && "$arg" == *.azurecr.io/* ]]; then
+    [[ -n "$runtime_tag" ]] || { echo "smoke-build: the image has no RUNTIME_TAG build argument to find its base on Docker Hub" >&2; exit 1; }
+    digest="$(stack_value "$stack" dcs:image baseDigest)"
+    hub="databricksruntime/standard:$runtime_tag${digest:+@$digest}"
+    log "BASE_IMAGE ${arg#BASE_IMAGE=} is the stack's registry, which this job cannot pull: building on the same base from Docker Hub, $hub"
+    arg="BASE_IMAGE=$hub"
+  fi
+  command+=(--build-arg "$arg")
+done
 command+=(-t "$tag" "$context")
 
 smoke_test="$context/smoke-test.sh"
