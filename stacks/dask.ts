@@ -10,6 +10,8 @@ export interface DaskSettings {
   workerThreads?: number;
   workerMemory?: string;
   connectRetries: number;
+  /** Share of a node's cores and memory the Dask worker takes when threads or memory are not set; the rest stays Spark's. */
+  nodeFraction?: number;
 }
 
 /** DCS_DASK_* variables for the cluster's sparkEnvVars; unset settings are left to the script's defaults. */
@@ -21,5 +23,6 @@ export function daskEnvVars(dask: DaskSettings): Record<string, string> {
   };
   if (dask.workerThreads !== undefined) vars.DCS_DASK_WORKER_THREADS = String(dask.workerThreads);
   if (dask.workerMemory !== undefined) vars.DCS_DASK_WORKER_MEMORY = dask.workerMemory;
+  if (dask.nodeFraction !== undefined) vars.DCS_DASK_NODE_FRACTION = String(dask.nodeFraction);
   return vars;
 }

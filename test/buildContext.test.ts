@@ -115,7 +115,7 @@ describe("the hash of a copy of infra/image", () => {
   const edit = (ctx: string, file: string) => fs.appendFileSync(path.join(ctx, file), "\n# edited\n");
 
   it("takes exactly what the Dockerfile uses, and .dockerignore", () => {
-    expect(paths(copyOfImage().ctx)).toEqual([".dockerignore", "Dockerfile", "check_requirements.py", "requirements.txt"]);
+    expect(paths(copyOfImage().ctx)).toEqual([".dockerignore", "Dockerfile", "check_requirements.py", "dcs_dask.py", "requirements.txt"]);
   });
 
   it("is the same for the same content in two different folders (the checkout path does not count)", () => {

@@ -157,6 +157,9 @@ function renderedFile(stack: string): string {
   return renderedFiles.get(stack)!;
 }
 
+/** A stack file's text without the committed `baseFromRegistry: true` (and its comment): the base from Docker Hub. */
+const withoutBaseFromRegistry = (t: string) => t.replace(/(    # [^\n]*\n)*    baseFromRegistry: true\n/, "");
+
 /** A temporary Pulumi.<name>.yaml made from a committed one; removed after the suite. */
 const tmpStacks: string[] = [];
 afterAll(() => tmpStacks.forEach((f) => fs.rmSync(f, { force: true })));
@@ -308,8 +311,9 @@ describe("registry-login.sh", () => {
   });
 
   it("push modes servicePrincipal (prod) and adminUser: the program gives Docker its credentials; no az, no pulumi", () => {
-    const adminUser = tmpStack("dev", "admin-user", (t) => t.replace("      mode: dockerConfig\n", "      mode: adminUser\n"));
-    for (const stack of ["prod", adminUser]) {
+    const adminUser = tmpStack("dev", "admin-user", (t) => withoutBaseFromRegistry(t).replace("      mode: dockerConfig\n", "      mode: adminUser\n"));
+    const prodFromHub = tmpStack("prod", "prod-hub", withoutBaseFromRegistry);
+    for (const stack of [prodFromHub, adminUser]) {
       const dir = fakes();
       const r = runScript("registry-login.sh", [stack], dir, { FAKE_ACR_SHOW_STATUS: "1" });
       expect(r.status, r.stderr).toBe(0);
@@ -360,7 +364,8 @@ describe("smoke-build.sh", () => {
     const rendering = render("dev");
     expect(argv[0]).toEqual(expectedBuild(rendering));
     const build = rendering.resources.find((x) => x.type === TYPES.image)!.inputs.build as { args: Record<string, string>; context: string };
-    expect(Object.keys(build.args).sort()).toEqual(["BASE_IMAGE", "IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
+    // Dev builds from its registry's base, with the inline-cache argument that writes the build cache.
+    expect(Object.keys(build.args).sort()).toEqual(["BASE_IMAGE", "BUILDKIT_INLINE_CACHE", "IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
     expect(build.context).toBe("infra/image");
     // Then the smoke test, on that image, without building again.
     const rest = argv.slice(1);
@@ -372,7 +377,7 @@ describe("smoke-build.sh", () => {
 
   it("follows the stack's configuration: another source and runtime give other build arguments", () => {
     const stack = tmpStack("dev", "other-image", (t) =>
-      t
+      withoutBaseFromRegistry(t)
         .replace("    runtime: 16.4-LTS\n", "    runtime: 15.4-LTS\n")
         .replace("    sparkVersion: 16.4.x-scala2.12\n", "    sparkVersion: 15.4.x-scala2.12\n")
         .replace("    source: https://github.com/hydrology/dcs-platform\n", "    source: https://example.org/fork/dcs-platform\n"),
@@ -660,7 +665,7 @@ describe("check-clusters.sh", () => {
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const OTHER_DIGEST = `sha256:${"cd".repeat(32)}`;
 const withBaseFromRegistry = (t: string, digest?: string) =>
-  t.replace("    runtime: 16.4-LTS\n", `    runtime: 16.4-LTS\n    baseFromRegistry: true\n${digest ? `    baseDigest: ${digest}\n` : ""}`);
+  withoutBaseFromRegistry(t).replace("    runtime: 16.4-LTS\n", `    runtime: 16.4-LTS\n    baseFromRegistry: true\n${digest ? `    baseDigest: ${digest}\n` : ""}`);
 /** A committed stack's rendering, as the program will render the stack `name` (same resources, its name). */
 function renderingAs(from: string, name: string, edit: (doc: Rendering) => void = () => undefined): string {
   const doc = JSON.parse(fs.readFileSync(renderedFile(from), "utf8")) as Rendering;
@@ -674,7 +679,7 @@ function renderingAs(from: string, name: string, edit: (doc: Rendering) => void 
 describe("import-base.sh", () => {
   it("a stack that builds on Docker Hub's base imports nothing", () => {
     const dir = fakes();
-    const r = runScript("import-base.sh", ["dev"], dir);
+    const r = runScript("import-base.sh", [tmpStack("dev", "hub-import", withoutBaseFromRegistry)], dir);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("dcs:image.baseFromRegistry is not true); nothing to import");
     expect(calls(dir)).toEqual([]);
@@ -747,9 +752,14 @@ describe("smoke-build.sh --base-from-docker-hub (the pull request's build, no cr
     expect(hub).toEqual(program.map((a) => (a.startsWith("BASE_IMAGE=") ? `BASE_IMAGE=databricksruntime/standard:16.4-LTS@${DIGEST}` : a)));
     expect(r.stdout).toContain("building on the same base from Docker Hub");
     // A stack already on Docker Hub's base builds exactly as without the flag.
+    const fromHub = tmpStack("dev", "hub-smoke", withoutBaseFromRegistry);
+    const hubRendering = renderingAs("dev", fromHub, (doc) => {
+      const image = doc.resources.find((x) => x.type === TYPES.image)!;
+      (image.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE = "databricksruntime/standard:16.4-LTS";
+    });
     const plain = fakes();
-    expect(runScript("smoke-build.sh", ["dev", "--base-from-docker-hub"], plain, { DCS_RENDERING: renderedFile("dev") }).status).toBe(0);
-    expect(dockerArgv(plain)[0]).toEqual(expectedBuild(JSON.parse(fs.readFileSync(renderedFile("dev"), "utf8")) as Rendering));
+    expect(runScript("smoke-build.sh", [fromHub, "--base-from-docker-hub"], plain, { DCS_RENDERING: hubRendering }).status).toBe(0);
+    expect(dockerArgv(plain)[0]).toEqual(expectedBuild(JSON.parse(fs.readFileSync(hubRendering, "utf8")) as Rendering));
     expect(runScript("smoke-build.sh", ["dev", "--other"], fakes()).status).toBe(2);
   });
 });
@@ -867,7 +877,7 @@ describe("outputs-summary.sh", () => {
 });
 
 describe("cache-image.sh", () => {
-  const withBase = () => tmpStack("dev", "cache", (t) => t.replace("  dcs:image:\n", "  dcs:image:\n    baseFromRegistry: true\n"));
+  const withBase = () => tmpStack("dev", "cache", (t) => withBaseFromRegistry(t));
 
   it("points buildcache at the image just pushed, inside the registry", () => {
     const stack = withBase();
@@ -888,7 +898,7 @@ describe("cache-image.sh", () => {
     expect(runScript("cache-image.sh", [stack], bad).status).toBe(1);
     expect(calls(bad, "az")).toEqual([]);
     const hub = fakes();
-    const r = runScript("cache-image.sh", ["dev"], hub);
+    const r = runScript("cache-image.sh", [tmpStack("dev", "hub-cache", withoutBaseFromRegistry)], hub);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("no build cache to update");
     expect(calls(hub)).toEqual([]);

@@ -113,6 +113,7 @@ const cases: Case[] = [
   ["admin push without the admin user", (r) => (r.image.push = { mode: "adminUser" }), "dcs:image.push.mode", /adminUserEnabled/],
   ["privileged scheduler port", (r) => (r.dask.schedulerPort = 80), "dcs:dask.schedulerPort", /1024 and 65535/],
   ["same scheduler and dashboard port", (r) => (r.dask.dashboardPort = 8786), "dcs:dask.dashboardPort", /must differ/],
+  ["a node fraction above the whole node", (r) => (r.dask.nodeFraction = 1.5), "dcs:dask.nodeFraction", /at most 1/],
   ["team name with spaces", (r) => (r.team = "Hydrology Team" as never), "dcs:team", /lower-case team name/],
   ["stack name that is no environment", () => undefined, "dcs:environment", /not named dev, test or prod/, "staging"],
   ["image runtime that is not LTS", (r) => (r.image.runtime = "latest"), "dcs:image.runtime", /long-term-support runtime tag/],
@@ -216,6 +217,7 @@ describe("raw configuration", () => {
       DCS_DASK_WORKER_THREADS: "2",
       DCS_DASK_WORKER_MEMORY: "8GiB",
     });
-    expect(Object.keys(daskEnvVars({ schedulerPort: 8786, dashboardPort: 8787, connectRetries: 60 }))).not.toContain("DCS_DASK_WORKER_THREADS");
+    expect(Object.keys(daskEnvVars({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 }))).not.toContain("DCS_DASK_WORKER_THREADS");
+    expect(daskEnvVars({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60, nodeFraction: 0.75 }).DCS_DASK_NODE_FRACTION).toBe("0.75");
   });
 });

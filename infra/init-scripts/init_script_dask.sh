@@ -1,49 +1,101 @@
 #!/usr/bin/env bash
 # Dask on a Databricks cluster: a scheduler on the driver, a worker on every
-# other node. Databricks runs this script on each node at start; it returns at
-# once and leaves the Dask processes running in the background, in sessions of
-# their own, so they outlive it.
+# other node, each run by a supervisor that starts it again whenever it exits.
+# Databricks runs this script on each node at start; it returns at once and
+# leaves the supervisor running in the background, in a session of its own.
 #
 # Settings come from the environment (the cluster's Spark environment variables);
 # defaults in brackets. README.md beside this script has the full contract.
 #   DCS_DASK_SCHEDULER_PORT       scheduler port [8786]
-#   DCS_DASK_DASHBOARD_PORT       dashboard port, on the driver [8787]
+#   DCS_DASK_DASHBOARD_PORT       dashboard port, on the driver [8087]
 #   DCS_DASK_PYTHON               Python with dask and distributed [/databricks/python3/bin/python]
-#   DCS_DASK_RUN_DIR              logs, pid files, worker scratch space [/databricks/dask]
-#   DCS_DASK_WORKER_THREADS       threads of a worker [the node's cores]
+#   DCS_DASK_RUN_DIR              pid files, scheduler file, worker spill space
+#                                 [/local_disk0/dask if /local_disk0 exists, else /databricks/dask]
+#   DCS_DASK_LOG_DIR              the Dask logs [on Databricks, where cluster log delivery
+#                                 collects them: /databricks/driver/logs on the driver,
+#                                 /databricks/spark/work/dask-<node address> on a worker;
+#                                 elsewhere <run dir>/logs]
+#   DCS_DASK_NODE_FRACTION        share of the node's cores and memory a worker takes when
+#                                 the two settings below are unset [0.5]
+#   DCS_DASK_WORKER_THREADS       threads of a worker [cores x fraction, at least 1]
 #   DCS_DASK_WORKER_MEMORY        memory limit of a worker: auto, a size such as 8GiB,
-#                                 or a fraction such as 0.5 [half the node's memory]
-#   DCS_DASK_CONNECT_RETRIES      attempts to reach the scheduler before a worker gives up [60]
-#   DCS_DASK_CONNECT_BACKOFF_MAX  longest pause between two attempts, seconds [5]
-# Set by Databricks: DB_IS_DRIVER (TRUE on the driver), DB_DRIVER_IP, DB_CLUSTER_ID.
+#                                 or a fraction such as 0.5 [memory x fraction]
+#   DCS_DASK_CONNECT_RETRIES      attempts to reach the scheduler after which a worker's log
+#                                 says the scheduler is overdue; it keeps trying [60]
+#   DCS_DASK_CONNECT_BACKOFF_MAX  longest pause between two attempts or restarts, seconds [5]
+# Set by Databricks: DB_IS_DRIVER (TRUE on the driver), DB_DRIVER_IP, DB_CLUSTER_ID,
+# DB_CONTAINER_IP.
 #
-# Exit status: 0 when the scheduler or worker runs or has been started; 2 on a
-# misconfiguration (the message names the variable to set); 1 when a worker
-# gives up waiting for the scheduler (background part, see worker.log).
+# Usage: init_script_dask.sh          start this node's supervisor (nothing if it runs)
+#        init_script_dask.sh --stop   stop this node's supervisor and its Dask process
+#        init_script_dask.sh --help   this text
+# Exit status: 0 when the supervisor runs, has been started or has been stopped;
+# 2 on a misconfiguration (the message names the variable to set); 1 when
+# another run holds the run dir's lock for more than 10 s, or --stop failed.
 set -euo pipefail
 # No job control: a background job then stays in our process group, so setsid
-# turns it into a session leader in place and $! is the pid of the Dask process.
+# turns it into a session leader in place and $! is the supervisor's pid.
 set +m
 
 readonly SCRIPT_NAME=init_script_dask.sh
 readonly SCRIPT_PATH="${BASH_SOURCE[0]}"
 readonly PORT="${DCS_DASK_SCHEDULER_PORT:-8786}"
-readonly DASHBOARD_PORT="${DCS_DASK_DASHBOARD_PORT:-8787}"
+readonly DASHBOARD_PORT="${DCS_DASK_DASHBOARD_PORT:-8087}"
 readonly PYTHON="${DCS_DASK_PYTHON:-/databricks/python3/bin/python}"
-readonly RUN_DIR="${DCS_DASK_RUN_DIR:-/databricks/dask}"
 readonly THREADS="${DCS_DASK_WORKER_THREADS:-}"
 readonly MEMORY="${DCS_DASK_WORKER_MEMORY:-}"
+readonly FRACTION="${DCS_DASK_NODE_FRACTION:-0.5}"
 readonly RETRIES="${DCS_DASK_CONNECT_RETRIES:-60}"
 readonly BACKOFF_MAX="${DCS_DASK_CONNECT_BACKOFF_MAX:-5}"
 readonly DRIVER_IP="${DB_DRIVER_IP:-}"
 readonly CLUSTER_ID="${DB_CLUSTER_ID:-unknown}"
 # First pause between two attempts to reach the scheduler; it doubles up to the maximum.
 readonly FIRST_PAUSE_MS=250
+# First pause before a process that exited is started again; it doubles (up to the
+# maximum) while the process keeps exiting within QUICK_EXIT_S of its start.
+readonly FIRST_RESTART_PAUSE_MS=1000
+readonly QUICK_EXIT_S=60
+# How long a Dask process gets to end after SIGTERM before it is killed.
+readonly STOP_GRACE_S=20
+# A Dask log larger than this is moved to <name>.1 before the process starts again.
+readonly LOG_ROTATE_BYTES=$((64 * 1024 * 1024))
 case "${DB_IS_DRIVER:-}" in
   TRUE | true | True) ROLE=driver ;;
   *) ROLE=worker ;;
 esac
 readonly ROLE
+# The role in log lines. --stop, which may run without DB_IS_DRIVER, takes it from the run dir.
+LABEL="$ROLE"
+if [[ "$ROLE" == driver ]]; then KIND=scheduler; else KIND=worker; fi
+readonly KIND
+
+# Scratch on the disk Databricks grows (local_disk0), when there is one.
+if [[ -n "${DCS_DASK_RUN_DIR:-}" ]]; then
+  RUN_DIR="$DCS_DASK_RUN_DIR"
+elif [[ -d /local_disk0 ]]; then
+  RUN_DIR=/local_disk0/dask
+else
+  RUN_DIR=/databricks/dask
+fi
+readonly RUN_DIR
+# Logs where cluster log delivery picks them up (README.md, "Logs that survive the cluster").
+if [[ -n "${DCS_DASK_LOG_DIR:-}" ]]; then
+  LOG_DIR="$DCS_DASK_LOG_DIR"
+elif [[ -d /databricks && "$ROLE" == driver ]]; then
+  LOG_DIR=/databricks/driver/logs
+elif [[ -d /databricks ]]; then
+  node_name="${DB_CONTAINER_IP:-${HOSTNAME:-$(uname -n)}}"
+  LOG_DIR="/databricks/spark/work/dask-${node_name//[^A-Za-z0-9._-]/_}"
+else
+  LOG_DIR="$RUN_DIR/logs"
+fi
+readonly LOG_DIR
+readonly SUPERVISOR_PID_FILE="$RUN_DIR/supervisor.pid"
+readonly CHILD_PID_FILE="$RUN_DIR/$KIND.pid"
+readonly INIT_LOG="$LOG_DIR/dask-init.log"
+readonly DASK_LOG="$LOG_DIR/dask-$KIND.log"
+# Steps go to stdout and, once the log dir is known, to dask-init.log. The
+# supervisor's stdout is that file already, so it leaves LOG_FILE empty.
 LOG_FILE=""
 
 usage() {
@@ -51,19 +103,19 @@ usage() {
 }
 
 # One line per step: to stdout (Databricks keeps it with the init script logs)
-# and, once the run dir is known, to <run dir>/init.log.
+# and, once the log dir is known, to dask-init.log.
 log() {
   local line
-  printf -v line '%(%Y-%m-%dT%H:%M:%S%z)T dcs-dask %s: %s' -1 "$ROLE" "$*"
+  printf -v line '%(%Y-%m-%dT%H:%M:%S%z)T dcs-dask %s: %s' -1 "$LABEL" "$*"
   printf '%s\n' "$line"
   if [[ -n "$LOG_FILE" ]]; then printf '%s\n' "$line" >>"$LOG_FILE"; fi
 }
 
-# fail STATUS MESSAGE: the message on stderr (and in init.log), then exit.
+# fail STATUS MESSAGE: the message on stderr (and in dask-init.log), then exit.
 fail() {
   local status="$1" line
   shift
-  printf -v line '%(%Y-%m-%dT%H:%M:%S%z)T dcs-dask %s: error: %s' -1 "$ROLE" "$*"
+  printf -v line '%(%Y-%m-%dT%H:%M:%S%z)T dcs-dask %s: error: %s' -1 "$LABEL" "$*"
   printf '%s\n' "$line" >&2
   if [[ -n "$LOG_FILE" ]]; then printf '%s\n' "$line" >>"$LOG_FILE"; fi
   exit "$status"
@@ -73,10 +125,32 @@ misconfigured() { fail 2 "$@"; }
 is_port() { [[ "$1" =~ ^[1-9][0-9]{0,4}$ ]] && (("$1" <= 65535)); }
 is_positive() { [[ "$1" =~ ^[1-9][0-9]{0,5}$ ]]; }
 
+# The node fraction in thousandths (0.5 -> 500); fails unless 0 < fraction <= 1.
+fraction_millis() {
+  local whole digits
+  [[ "$FRACTION" =~ ^([01]?)(\.([0-9]+))?$ && -n "${BASH_REMATCH[1]}${BASH_REMATCH[3]}" ]] || return 1
+  whole="${BASH_REMATCH[1]:-0}"
+  digits="${BASH_REMATCH[3]}000"
+  local millis=$((10#$whole * 1000 + 10#${digits:0:3}))
+  ((millis > 0 && millis <= 1000)) || return 1
+  printf '%s' "$millis"
+}
+
+# "0.250" from 250: seconds with milliseconds, for sleep and the log.
+seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
 # True once something accepts TCP connections at host:port (gives up after 2 s).
 answers() {
   # shellcheck disable=SC2016 # $1 and $2 belong to the inner shell
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' answers "$1" "$2" 2>/dev/null
+}
+
+# True while process $1 exists and has not exited (a zombie has).
+alive() {
+  local line
+  read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+  line="${line##*) }"
+  [[ "${line%% *}" != Z ]]
 }
 
 # Prints the pid a pid file names if that process is alive and is one of ours:
@@ -85,10 +159,36 @@ running_pid() {
   local pid cmdline
   [[ -s "$1" ]] || return 1
   read -r pid <"$1" || return 1
-  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && alive "$pid" || return 1
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   [[ "$cmdline" == *"$RUN_DIR/"* ]] || return 1
   printf '%s' "$pid"
+}
+
+# Sets MEMBERS to the live processes of process group $1 other than this shell.
+# Runs in this shell (no subshell or pipe), so it never lists a helper of its own.
+MEMBERS=()
+group_members() {
+  local stat pid line state _ppid pgid
+  MEMBERS=()
+  for stat in /proc/[0-9]*/stat; do
+    pid="${stat#/proc/}"
+    pid="${pid%/stat}"
+    [[ "$pid" != "$$" ]] || continue
+    read -r line 2>/dev/null <"$stat" || continue
+    # The command name is in parentheses and may hold spaces: the fields we want follow its last ')'.
+    read -r state _ppid pgid _ <<<"${line##*) }"
+    if [[ "$pgid" == "$1" && "$state" != Z ]]; then MEMBERS+=("$pid"); fi
+  done
+}
+
+# Waits up to $2 seconds for process $1 to end; false if it is still there.
+ended_within() {
+  local deadline=$((SECONDS + $2))
+  while alive "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
 }
 
 validate() {
@@ -99,8 +199,10 @@ validate() {
   is_positive "$RETRIES" || misconfigured "DCS_DASK_CONNECT_RETRIES must be a whole number of at least 1, got '$RETRIES'"
   is_positive "$BACKOFF_MAX" \
     || misconfigured "DCS_DASK_CONNECT_BACKOFF_MAX must be a whole number of seconds, at least 1, got '$BACKOFF_MAX'"
+  fraction_millis >/dev/null \
+    || misconfigured "DCS_DASK_NODE_FRACTION must be a number above 0 and at most 1 such as 0.5 (or unset), got '$FRACTION'"
   [[ -z "$THREADS" ]] || is_positive "$THREADS" \
-    || misconfigured "DCS_DASK_WORKER_THREADS must be a whole number of at least 1 (or unset for the node's cores), got '$THREADS'"
+    || misconfigured "DCS_DASK_WORKER_THREADS must be a whole number of at least 1 (or unset for the node's cores x DCS_DASK_NODE_FRACTION), got '$THREADS'"
   [[ -z "$MEMORY" || "$MEMORY" == auto || "$MEMORY" =~ ^[0-9]+(\.[0-9]+)?\ *([kKMGT]i?B|B)?$ ]] \
     || misconfigured "DCS_DASK_WORKER_MEMORY must be auto, a size such as 8GiB or a fraction such as 0.5 (or unset), got '$MEMORY'"
   if [[ "$ROLE" == worker && -z "$DRIVER_IP" ]]; then
@@ -108,10 +210,13 @@ validate() {
   fi
   [[ "$DRIVER_IP" =~ ^[A-Za-z0-9.:-]*$ ]] || misconfigured "DB_DRIVER_IP must be an IP address or host name, got '$DRIVER_IP'"
   [[ "$RUN_DIR" == /* ]] || misconfigured "DCS_DASK_RUN_DIR must be an absolute path, got '$RUN_DIR'"
+  [[ "$LOG_DIR" == /* ]] || misconfigured "DCS_DASK_LOG_DIR must be an absolute path, got '$LOG_DIR'"
   if ! mkdir -p "$RUN_DIR" 2>/dev/null || [[ ! -w "$RUN_DIR" ]]; then
     misconfigured "DCS_DASK_RUN_DIR: cannot write to '$RUN_DIR'; set DCS_DASK_RUN_DIR to a writable directory"
   fi
-  LOG_FILE="$RUN_DIR/init.log"
+  if ! mkdir -p "$LOG_DIR" 2>/dev/null || [[ ! -w "$LOG_DIR" ]]; then
+    misconfigured "DCS_DASK_LOG_DIR: cannot write to '$LOG_DIR'; set DCS_DASK_LOG_DIR to a writable directory"
+  fi
   [[ -f "$PYTHON" && -x "$PYTHON" ]] \
     || misconfigured "DCS_DASK_PYTHON: '$PYTHON' is not an executable file; set DCS_DASK_PYTHON to the Python that has dask and distributed"
   # Locating the package is fast (no import), and catches the wrong interpreter now rather than in a background log.
@@ -126,37 +231,61 @@ port_free() {
   fi
 }
 
-start_scheduler() {
-  local pid_file="$RUN_DIR/scheduler.pid" pid
-  if pid="$(running_pid "$pid_file")"; then
-    log "scheduler already running (pid $pid); nothing to start"
-    return 0
-  fi
-  port_free "$PORT" DCS_DASK_SCHEDULER_PORT
-  port_free "$DASHBOARD_PORT" DCS_DASK_DASHBOARD_PORT
-  log "starting the scheduler on port $PORT with the dashboard on port $DASHBOARD_PORT (log $RUN_DIR/scheduler.log)"
-  rm -f "$RUN_DIR/scheduler.json"
-  setsid nohup "$PYTHON" -m distributed.cli.dask_scheduler \
-    --port "$PORT" --dashboard-address ":$DASHBOARD_PORT" --scheduler-file "$RUN_DIR/scheduler.json" \
-    </dev/null >>"$RUN_DIR/scheduler.log" 2>&1 9>&- &
-  printf '%s\n' "$!" >"$pid_file"
-  log "scheduler started (pid $!); clients connect to tcp://${DRIVER_IP:-<driver address>}:$PORT or use $RUN_DIR/scheduler.json"
+# A Dask process of ours whose supervisor is gone (killed with SIGKILL, say)
+# would make a second one once a new supervisor starts: end it first.
+# stop_orphan KIND (scheduler or worker): the process its pid file names.
+stop_orphan() {
+  local pid
+  pid="$(running_pid "$RUN_DIR/$1.pid")" || return 0
+  log "stopping the $1 (pid $pid) left running by a supervisor that is gone"
+  kill -TERM "$pid" 2>/dev/null || true
+  ended_within "$pid" "$STOP_GRACE_S" || kill -KILL "$pid" 2>/dev/null || true
+  ended_within "$pid" 5 || fail 1 "the $1 (pid $pid) left by a supervisor that is gone does not end"
 }
 
-start_worker() {
-  local pid_file="$RUN_DIR/worker.pid" pid launcher="$RUN_DIR/$SCRIPT_NAME"
-  if pid="$(running_pid "$pid_file")"; then
-    log "worker already running or waiting for the scheduler (pid $pid); nothing to start"
+start_supervisor() {
+  local pid launcher="$RUN_DIR/$SCRIPT_NAME"
+  if pid="$(running_pid "$SUPERVISOR_PID_FILE")"; then
+    log "supervisor already running (pid $pid); nothing to start"
     return 0
   fi
-  # The background part runs from a copy in the run dir: the original may be
-  # removed once this script has returned. A new file, never one rewritten in place.
+  stop_orphan "$KIND"
+  if [[ "$ROLE" == driver ]]; then
+    port_free "$PORT" DCS_DASK_SCHEDULER_PORT
+    port_free "$DASHBOARD_PORT" DCS_DASK_DASHBOARD_PORT
+  fi
+  # The supervisor runs from a copy in the run dir: the original may be removed
+  # once this script has returned. A new file, never one rewritten in place.
   cp -- "$SCRIPT_PATH" "$launcher.new"
   mv -f -- "$launcher.new" "$launcher"
-  log "starting the worker in the background: it waits for the scheduler at tcp://$DRIVER_IP:$PORT, then joins (log $RUN_DIR/worker.log)"
-  setsid nohup bash "$launcher" --wait-then-join </dev/null >>"$RUN_DIR/worker.log" 2>&1 9>&- &
-  printf '%s\n' "$!" >"$pid_file"
-  log "worker launcher started (pid $!)"
+  log "starting the supervisor of the $KIND in the background (logs in $LOG_DIR: dask-init.log, dask-$KIND.log)"
+  setsid nohup bash "$launcher" --supervise </dev/null >>"$INIT_LOG" 2>&1 9>&- &
+  printf '%s\n' "$!" >"$SUPERVISOR_PID_FILE"
+  if [[ "$ROLE" == driver ]]; then
+    log "supervisor started (pid $!); clients connect to tcp://${DRIVER_IP:-<driver address>}:$PORT or use $RUN_DIR/scheduler.json; dashboard on port $DASHBOARD_PORT"
+  else
+    log "supervisor started (pid $!); the worker joins tcp://$DRIVER_IP:$PORT once it answers"
+  fi
+}
+
+# --stop: ends this node's supervisor, which stops its Dask process first. The
+# same on any node, whatever DB_IS_DRIVER says: the pid files tell what runs.
+stop_supervisor() {
+  local pid kind
+  if pid="$(running_pid "$SUPERVISOR_PID_FILE")"; then
+    log "stopping the supervisor (pid $pid) and its Dask process"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! ended_within "$pid" $((STOP_GRACE_S + 10)); then
+      log "the supervisor (pid $pid) did not end within $((STOP_GRACE_S + 10)) s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      ended_within "$pid" 5 || fail 1 "the supervisor (pid $pid) does not end"
+    fi
+  else
+    log "no supervisor running from $RUN_DIR"
+  fi
+  for kind in scheduler worker; do stop_orphan "$kind"; done
+  rm -f "$SUPERVISOR_PID_FILE" "$RUN_DIR/scheduler.pid" "$RUN_DIR/worker.pid"
+  log "nothing of Dask runs from $RUN_DIR"
 }
 
 # The node's memory in bytes: MemTotal, or the container's cgroup limit if lower.
@@ -177,49 +306,180 @@ node_memory_bytes() {
   printf '%s' "$bytes"
 }
 
-# Background part of a worker: waits for the scheduler with bounded retries and
-# exponential backoff, then becomes the Dask worker (same pid, same pid file).
-wait_then_join() {
-  local attempt=1 pause_ms="$FIRST_PAUSE_MS" cap_ms=$((BACKOFF_MAX * 1000)) pause threads memory
-  log "cluster $CLUSTER_ID: waiting for the scheduler at tcp://$DRIVER_IP:$PORT (at most $RETRIES attempts)"
-  until answers "$DRIVER_IP" "$PORT"; do
-    if ((attempt >= RETRIES)); then
-      fail 1 "the scheduler at tcp://$DRIVER_IP:$PORT did not answer after $RETRIES attempts; check the driver's $RUN_DIR/scheduler.log, or raise DCS_DASK_CONNECT_RETRIES"
+# --- The supervisor (runs as `init_script_dask.sh --supervise`, from the run dir) ---
+
+STOPPING=0
+CHILD=""
+
+on_stop_signal() {
+  STOPPING=1
+  if [[ -n "$CHILD" ]]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
+}
+
+# Sleeps $1 milliseconds, or less if the supervisor is told to stop.
+pause() {
+  sleep "$(seconds "$1")" &
+  CHILD=$!
+  # A stop signal that came before CHILD was set found nothing to end.
+  if ((STOPPING)); then kill -TERM "$CHILD" 2>/dev/null || true; fi
+  wait "$CHILD" || true
+  CHILD=""
+}
+
+# Starts the Dask process (the command in "$@") in the background, records its
+# pid, waits for it to end and sets EXIT_STATUS. Whatever it left behind in the
+# supervisor's process group (a worker process whose nanny was killed) is killed.
+EXIT_STATUS=0
+run_dask() {
+  if [[ -s "$DASK_LOG" ]] && (($(stat -c %s "$DASK_LOG") > LOG_ROTATE_BYTES)); then mv -f -- "$DASK_LOG" "$DASK_LOG.1"; fi
+  "$@" </dev/null >>"$DASK_LOG" 2>&1 &
+  CHILD=$!
+  printf '%s\n' "$CHILD" >"$CHILD_PID_FILE"
+  if ((STOPPING)); then kill -TERM "$CHILD" 2>/dev/null || true; fi
+  EXIT_STATUS=0
+  # A stop signal interrupts wait (status above 128) while the process still runs: wait again.
+  while :; do
+    # (2>/dev/null: bash would add its own "Killed" line; the log says it below.)
+    wait "$CHILD" 2>/dev/null && EXIT_STATUS=0 || EXIT_STATUS=$?
+    alive "$CHILD" || break
+    if ((STOPPING)) && ! ended_within "$CHILD" "$STOP_GRACE_S"; then
+      log "the $KIND (pid $CHILD) did not end within $STOP_GRACE_S s of SIGTERM; killing it"
+      kill -KILL "$CHILD" 2>/dev/null || true
     fi
-    printf -v pause '%d.%03d' $((pause_ms / 1000)) $((pause_ms % 1000))
-    log "scheduler at tcp://$DRIVER_IP:$PORT not answering yet (attempt $attempt of $RETRIES); next attempt in ${pause}s"
-    sleep "$pause"
+  done
+  CHILD=""
+  rm -f "$CHILD_PID_FILE"
+  group_members "$$"
+  if ((${#MEMBERS[@]})); then
+    log "killing what the $KIND left running in the supervisor's process group: pids ${MEMBERS[*]}"
+    kill -KILL "${MEMBERS[@]}" 2>/dev/null || true
+  fi
+}
+
+# "status 137 (killed by signal 9)" for the log.
+describe_status() {
+  if (($1 > 128)); then printf 'status %d (killed by signal %d)' "$1" $(($1 - 128)); else printf 'status %d' "$1"; fi
+}
+
+# After an exit: the pause before the next start. It doubles while the process
+# keeps exiting soon after its start (a crash loop), up to the maximum.
+# Sets PAUSE_MS from how long the process lived ($1, seconds). Runs in this
+# shell (never in $(...)): it keeps the doubling in RESTART_PAUSE_MS.
+RESTART_PAUSE_MS=$FIRST_RESTART_PAUSE_MS
+PAUSE_MS=0
+next_restart_pause() {
+  local cap_ms=$((BACKOFF_MAX * 1000))
+  if (($1 >= QUICK_EXIT_S)); then RESTART_PAUSE_MS=$FIRST_RESTART_PAUSE_MS; fi
+  PAUSE_MS=$((RESTART_PAUSE_MS < cap_ms ? RESTART_PAUSE_MS : cap_ms))
+  RESTART_PAUSE_MS=$((RESTART_PAUSE_MS * 2 < cap_ms ? RESTART_PAUSE_MS * 2 : cap_ms))
+}
+
+supervise_scheduler() {
+  local started
+  while ((!STOPPING)); do
+    rm -f "$RUN_DIR/scheduler.json"
+    log "starting the scheduler on port $PORT with the dashboard on port $DASHBOARD_PORT (log $DASK_LOG)"
+    started=$SECONDS
+    run_dask "$PYTHON" -m distributed.cli.dask_scheduler \
+      --port "$PORT" --dashboard-address ":$DASHBOARD_PORT" --scheduler-file "$RUN_DIR/scheduler.json"
+    ((!STOPPING)) || break
+    next_restart_pause $((SECONDS - started))
+    log "the scheduler exited with $(describe_status "$EXIT_STATUS") after $((SECONDS - started)) s; starting it again in $(seconds "$PAUSE_MS")s"
+    pause "$PAUSE_MS"
+  done
+}
+
+# Waits until the scheduler answers: pauses from 0.25 s doubling up to the
+# maximum, then at the maximum for as long as it takes. False if told to stop.
+wait_for_scheduler() {
+  local attempt=1 pause_ms="$FIRST_PAUSE_MS" cap_ms=$((BACKOFF_MAX * 1000))
+  until answers "$DRIVER_IP" "$PORT"; do
+    ((!STOPPING)) || return 1
+    if ((attempt == RETRIES)); then
+      log "the scheduler at tcp://$DRIVER_IP:$PORT is overdue: no answer after $RETRIES attempts; still trying every ${BACKOFF_MAX}s. Check the driver's dask-scheduler.log and dask-init.log (DCS_DASK_CONNECT_RETRIES sets when this is said)"
+    fi
+    log "scheduler at tcp://$DRIVER_IP:$PORT not answering yet (attempt $attempt); next attempt in $(seconds "$pause_ms")s"
+    pause "$pause_ms"
+    ((!STOPPING)) || return 1
     attempt=$((attempt + 1))
     pause_ms=$((pause_ms * 2 < cap_ms ? pause_ms * 2 : cap_ms))
   done
-  threads="${THREADS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}"
-  memory="${MEMORY:-$(($(node_memory_bytes) / 2 / 1048576))MiB}"
+  log "scheduler answers (attempt $attempt)"
+}
+
+supervise_worker() {
+  local millis threads memory started
+  millis="$(fraction_millis)"
+  threads="${THREADS:-$(($(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) * millis / 1000))}"
+  ((threads >= 1)) || threads=1
+  memory="${MEMORY:-$(($(node_memory_bytes) * millis / 1000 / 1048576))MiB}"
   mkdir -p "$RUN_DIR/worker-space"
-  log "scheduler answers (attempt $attempt); joining as a worker with $threads threads and memory limit $memory"
-  exec "$PYTHON" -m distributed.cli.dask_worker "tcp://$DRIVER_IP:$PORT" \
-    --nthreads "$threads" --memory-limit "$memory" --local-directory "$RUN_DIR/worker-space" --no-dashboard
+  while ((!STOPPING)); do
+    log "waiting for the scheduler at tcp://$DRIVER_IP:$PORT"
+    wait_for_scheduler || break
+    log "joining as a worker with $threads threads and memory limit $memory (log $DASK_LOG)"
+    started=$SECONDS
+    run_dask "$PYTHON" -m distributed.cli.dask_worker "tcp://$DRIVER_IP:$PORT" \
+      --nthreads "$threads" --memory-limit "$memory" --local-directory "$RUN_DIR/worker-space" --no-dashboard
+    ((!STOPPING)) || break
+    next_restart_pause $((SECONDS - started))
+    log "the worker exited with $(describe_status "$EXIT_STATUS") after $((SECONDS - started)) s (a worker also ends when it loses the scheduler); starting it again in $(seconds "$PAUSE_MS")s"
+    pause "$PAUSE_MS"
+  done
+}
+
+supervise() {
+  # (SIGHUP stays ignored: nohup set that, and bash cannot trap what it inherits ignored.)
+  trap on_stop_signal TERM INT
+  log "cluster $CLUSTER_ID: supervisor of the $KIND started (pid $$, run dir $RUN_DIR, python $PYTHON)"
+  if [[ "$ROLE" == driver ]]; then supervise_scheduler; else supervise_worker; fi
+  log "supervisor (pid $$) stopped"
 }
 
 main() {
+  local mode=start
   case "${1:-}" in
     -h | --help)
       usage
       return 0
       ;;
-    --wait-then-join)
-      validate
-      wait_then_join # never returns: becomes the worker or fails
-      ;;
+    --supervise) mode=supervise ;;
+    --stop) mode=stop ;;
     "") ;;
-    *) misconfigured "unknown argument '$1'; this script takes none (see --help)" ;;
+    *) misconfigured "unknown argument '$1'; this script takes --stop, --help or nothing (see --help)" ;;
   esac
-  validate
-  # One run at a time per run dir: two runs at once still start one process.
-  # The lock descriptor (9) is closed in the processes we start.
+  if [[ "$mode" == stop ]]; then
+    # Stopping needs nothing but the run dir: no Python, no driver address.
+    [[ "$RUN_DIR" == /* ]] || misconfigured "DCS_DASK_RUN_DIR must be an absolute path, got '$RUN_DIR'"
+    if [[ ! -d "$RUN_DIR" ]]; then
+      log "no run dir $RUN_DIR; nothing to stop"
+      return 0
+    fi
+    if [[ -e "$RUN_DIR/scheduler.pid" || -e "$RUN_DIR/scheduler.json" ]]; then
+      LABEL=driver
+    elif [[ -e "$RUN_DIR/worker.pid" || -d "$RUN_DIR/worker-space" ]]; then
+      LABEL=worker
+    fi
+    if [[ -d "$LOG_DIR" && -w "$LOG_DIR" ]]; then LOG_FILE="$INIT_LOG"; fi
+  else
+    validate
+    if [[ "$mode" == supervise ]]; then
+      supervise
+      return 0
+    fi
+    LOG_FILE="$INIT_LOG"
+  fi
+  # One run at a time per run dir: two runs at once still start one supervisor,
+  # and a stop never overlaps a start. The lock descriptor (9) is closed in the
+  # processes we start.
   exec 9>"$RUN_DIR/.lock"
   flock -w 10 9 || fail 1 "another run holds $RUN_DIR/.lock for more than 10 s"
-  log "cluster $CLUSTER_ID: configuring Dask on this $ROLE (run dir $RUN_DIR, python $PYTHON)"
-  if [[ "$ROLE" == driver ]]; then start_scheduler; else start_worker; fi
+  if [[ "$mode" == stop ]]; then
+    stop_supervisor
+    return 0
+  fi
+  log "cluster $CLUSTER_ID: configuring Dask on this $ROLE (run dir $RUN_DIR, logs $LOG_DIR, python $PYTHON)"
+  start_supervisor
 }
 
 main "$@"

@@ -183,7 +183,10 @@ export const daskSchema = z
       .default(8087),
     workerThreads: z.number().int().min(1).max(512).optional(),
     workerMemory: z.string().regex(/^(auto|\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))$/, "must be auto or a size such as 8GiB").optional(),
+    /** Attempts after which a waiting worker's log calls the scheduler overdue (it keeps trying). */
     connectRetries: z.number().int().min(1).max(1000).default(60),
+    /** Share of each node's cores and memory for Dask when workerThreads/workerMemory are unset; the rest is left to Spark's executor. */
+    nodeFraction: z.number().gt(0, "must be above 0").max(1, "must be at most 1 (the whole node)").optional(),
   })
   .default({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
 

@@ -1,7 +1,8 @@
 /**
  * Real processes for tests: run a script and capture it, find free ports, poll
- * for a condition, and stop what a test started by pid (whole process groups),
- * in the order the caller gives. Linux only: it reads /proc.
+ * for a condition, find the processes a test left (by process group or by what
+ * their command line names) and kill them one pid at a time. Process groups are
+ * looked at, never signalled. Linux only: it reads /proc.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -109,32 +110,9 @@ export function liveProcessesMentioning(text: string): ProcessInfo[] {
   return processes().filter((p) => p.state !== "Z" && p.cmdline.includes(text) && p.pid !== process.pid);
 }
 
-const liveMembers = (pgid: number) => processes().filter((p) => p.pgid === pgid && p.state !== "Z");
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    /* the group is gone already */
-  }
-}
-
-/**
- * Stops whole process groups (a process started with setsid leads its own):
- * SIGTERM, up to `graceMs` to end, then SIGKILL. Resolves once no live member remains.
- */
-export async function stopGroups(pgids: number[], graceMs = 5_000): Promise<void> {
-  // Never our own group: a stale pid file could name the test runner itself.
-  const own = processes().find((p) => p.pid === process.pid)?.pgid;
-  const groups = pgids.filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid && p !== own);
-  for (const pgid of groups) signalGroup(pgid, "SIGTERM");
-  const gone = () => groups.every((pgid) => liveMembers(pgid).length === 0);
-  try {
-    await waitFor("process groups to end after SIGTERM", gone, graceMs, 50);
-  } catch {
-    for (const pgid of groups) signalGroup(pgid, "SIGKILL");
-    await waitFor("process groups to end after SIGKILL", gone, 5_000, 50);
-  }
+/** Live members of a process group (e.g. the session a script started with setsid). */
+export function groupMembers(pgid: number): ProcessInfo[] {
+  return processes().filter((p) => p.pgid === pgid && p.state !== "Z" && p.pid !== process.pid);
 }
 
 /** Kills single processes by pid (SIGKILL), e.g. strays found by `liveProcessesMentioning`. */
