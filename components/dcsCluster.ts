@@ -55,6 +55,13 @@ export interface DcsClusterArgs {
   sparkEnvVars?: Record<string, pulumi.Input<string>>;
   /** Spark configuration. Default: none. */
   sparkConf?: Record<string, string>;
+  /**
+   * Cluster policy the cluster is created under (a platform stack's). The cluster declares every
+   * value the policy fixes itself instead of asking for the policy's defaults: with
+   * applyPolicyDefaultValues the provider shows a diff on every plan (terraform-provider-databricks
+   * issues #3985, #3653). Default: none.
+   */
+  policyId?: pulumi.Input<string>;
   /** Where Databricks delivers the cluster's logs: a `/Volumes/...` or `dbfs:/...` folder. Default: no delivery. */
   logDestination?: string;
   /** Resources the cluster waits for: the container-services toggle, the script uploads, the pull secret and grant. Default: none. */
@@ -150,6 +157,7 @@ export class DcsCluster extends pulumi.ComponentResource {
         sparkEnvVars: args.sparkEnvVars ?? {},
         sparkConf: args.sparkConf ?? {},
         clusterLogConf: clusterLogConf(args.logDestination),
+        policyId: args.policyId,
       },
       { parent: this, provider, dependsOn: args.dependsOn ?? [] },
     );

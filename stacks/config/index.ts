@@ -10,9 +10,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
-import { ADMIN_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
-import { configWarnings, crossFieldProblems, DEFAULT_DASK_WORKERS, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
-import { stackConfigSchema, type Parsed } from "./schema";
+import { PLATFORM_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
+import { configWarnings, crossFieldProblems, DEFAULT_DASK_WORKERS, platformProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+import { platformPolicySchema, stackConfigSchema, type Parsed } from "./schema";
 
 export { NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
 export { runtimeOfImageTag, runtimeOfSparkVersion } from "./rules";
@@ -86,17 +86,19 @@ function problemsOfIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyK
 export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext): ParsedStackConfig {
   const stackFile = `Pulumi.${ctx.stack}.yaml`;
   const shape = stackConfigSchema.shape;
-  const adminOnly = isAdminOnly(raw);
+  const platform = isPlatformStack(raw);
   const problems: ConfigProblem[] = [];
   const parsed: Record<string, unknown> = {};
   // Key by key, so one bad key does not hide the rules about the others.
   for (const key of Object.keys(raw)) {
     if (!(key in shape)) problems.push({ key: keyOf([key]), message: unknownKeyHint(keyOf([key])) });
-    else if (adminOnly && !(ADMIN_KEYS as readonly string[]).includes(key)) {
-      problems.push({ key: keyOf([key]), message: "is not used by a container-services-only stack (dcs:containerServices.only: true); remove it, or deploy it from a team stack" });
+    else if (platform && !(PLATFORM_KEYS as readonly string[]).includes(key)) {
+      problems.push({ key: keyOf([key]), message: "is not used by a platform stack (dcs:kind: platform), which declares the switch and the teams' cluster policies; set it in a team stack" });
+    } else if (!platform && ["teams", "policy"].includes(key)) {
+      problems.push({ key: keyOf([key]), message: "belongs to a platform stack (dcs:kind: platform); a team stack names its platform stack with dcs:platform.stack" });
     }
   }
-  const keys = adminOnly ? ADMIN_KEYS.filter((k) => !["team", "costCenter"].includes(k) || raw[k] !== undefined) : Object.keys(shape);
+  const keys = platform ? PLATFORM_KEYS : Object.keys(shape).filter((k) => !["teams", "policy"].includes(k));
   for (const key of keys) {
     const result = (shape[key as keyof typeof shape] as z.ZodType).safeParse(raw[key]);
     if (result.success) parsed[key] = result.data;
@@ -105,28 +107,25 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
   const c = parsed as Partial<Parsed>;
   const environment = c.environment ?? (["dev", "test", "prod"].includes(ctx.stack) ? (ctx.stack as "dev" | "test" | "prod") : undefined);
   const envForRules = raw.environment === undefined || c.environment !== undefined ? environment : "invalid";
-  if (adminOnly) {
+  if (platform) {
     problems.push(...crossFieldProblems({ workspace: c.workspace }, ctx, envForRules));
-    if (c.containerServices && !c.containerServices.manage) {
-      problems.push({ key: `${NAMESPACE}:containerServices.manage`, message: "must be true in a container-services-only stack: managing the switch is all it does" });
-    }
+    problems.push(...platformProblems(c));
   } else {
     problems.push(...crossFieldProblems(c, ctx, envForRules));
   }
   if (problems.length > 0) throw new ConfigError(stackFile, problems);
   const env = environment as "dev" | "test" | "prod";
-  if (adminOnly) {
-    return { kind: "admin", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {} };
+  if (platform) {
+    return { kind: "platform", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {}, teams: c.teams ?? {}, policy: c.policy ?? platformPolicySchema.parse({}) };
   }
-  const full = c as Parsed;
+  const { kind: _kind, teams: _teams, policy: _policy, ...full } = c as Parsed;
   const cluster = full.cluster.numWorkers === undefined && full.cluster.autoscale === undefined ? { ...full.cluster, numWorkers: DEFAULT_DASK_WORKERS } : full.cluster;
   return { ...full, cluster, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
 }
 
-/** True when the raw values declare a container-services-only (platform admin) stack. */
-export function isAdminOnly(raw: Record<string, unknown>): boolean {
-  const cs = raw.containerServices;
-  return cs !== null && typeof cs === "object" && (cs as Record<string, unknown>).only === true;
+/** True when the raw values declare a platform stack. */
+export function isPlatformStack(raw: Record<string, unknown>): boolean {
+  return raw.kind === "platform";
 }
 
 /** Reads the `dcs:*` namespace from Pulumi's runtime configuration. */
@@ -153,7 +152,7 @@ export function loadStackConfig(): StackConfig {
   const secretKeys = new Set(Object.keys(all).filter((k) => isConfigSecret(k)));
   try {
     const parsed = parseStackConfig(readRawConfig(all), { stack, secretKeys });
-    if (parsed.kind === "admin") return parsed;
+    if (parsed.kind === "platform") return parsed;
     for (const w of parsed.warnings) pulumi.log.warn(`${w.key}: ${w.message}`);
     return {
       ...parsed,
@@ -178,7 +177,8 @@ export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRE
     return (decoded !== null && typeof decoded === "object" ? decoded : {}) as Record<string, unknown>;
   };
   const needed: (typeof SECRET_KEYS)[number][] = [];
-  if (obj("containerServices").only === true) return needed;
+  const kind = values[`${NAMESPACE}:kind`];
+  if (kind === "platform") return needed;
   if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
   const push = obj("image").push as Record<string, unknown> | undefined;
   if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");

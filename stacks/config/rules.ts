@@ -78,8 +78,13 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     }
   }
 
-  if (workspace && !workspace.url && !workspace.resourceId) {
-    add("workspace", "set dcs:workspace.url or dcs:workspace.resourceId so the program can reach the Databricks workspace");
+  const platformStack = (c as { platform?: { stack: string } }).platform;
+  if (platformStack) {
+    // The platform stack names the workspace and owns the switch: no second copy to drift.
+    if (workspace && (workspace.url || workspace.resourceId)) add("workspace", `is taken from the platform stack ${platformStack.stack} (dcs:platform.stack); remove it`);
+    if (c.containerServices?.manage) add("containerServices.manage", `the platform stack ${platformStack.stack} owns the container-services switch; a team stack that names one never manages it`);
+  } else if (workspace && !workspace.url && !workspace.resourceId) {
+    add("workspace", "set dcs:workspace.url or dcs:workspace.resourceId so the program can reach the Databricks workspace, or name a platform stack with dcs:platform.stack");
   }
 
   if (cl) {
@@ -133,4 +138,24 @@ export function configWarnings(c: Partial<Parsed>): ConfigProblem[] {
     });
   }
   return warnings;
+}
+
+/** The rules of a platform stack: it manages the switch, lists its teams, and its policy holds together. */
+export function platformProblems(c: Partial<Parsed>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, message: string) => problems.push({ key: `${NAMESPACE}:${key}`, message });
+  if (c.containerServices && !c.containerServices.manage) add("containerServices.manage", "must be true in a platform stack: it owns the workspace's container-services switch");
+  if (c.teams !== undefined && Object.keys(c.teams).length === 0) add("teams", "list at least one team (its Databricks group and approved registries)");
+  if (c.teams === undefined) add("teams", "is required in a platform stack: each team's group and approved registries");
+  const p = c.policy;
+  if (p) {
+    const at = p.autoterminationMinutes;
+    if (at.min > at.max) add("policy.autoterminationMinutes.max", `must be at least min (${at.max} < ${at.min})`);
+    if (at.default < at.min || at.default > at.max) add("policy.autoterminationMinutes.default", `must lie between min and max (${at.min}..${at.max})`);
+    p.sparkVersions.forEach((v, i) => {
+      const reason = unsupportedRuntimeReason(v);
+      if (reason) add(`policy.sparkVersions[${i}]`, `${v}: ${reason}`);
+    });
+  }
+  return problems;
 }

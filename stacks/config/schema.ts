@@ -190,9 +190,43 @@ export const daskSchema = z
   })
   .default({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
 
+/** A team's entry in a platform stack: the group that may use its cluster policy and the registries its images come from. */
+export const platformTeamSchema = z.strictObject({
+  /** Databricks group of the team: gets CAN_USE on the team's cluster policy. */
+  group: z.string().min(1, "must name the team's Databricks group"),
+  /** Registry hosts the team's clusters may pull from, e.g. dcshydrologydev.azurecr.io. */
+  registries: z
+    .array(z.string().regex(/^[a-z0-9]+(\.[a-z0-9-]+)+$/, "must be a registry host such as dcshydrologydev.azurecr.io"))
+    .min(1, "must list at least one registry the team's images come from"),
+  /** The team's cost center, fixed by the policy on its clusters' costCenter tag. Default: required, any value. */
+  costCenter: z.string().min(1).optional(),
+});
+
+/** What a platform stack's cluster policies allow, for every team. */
+export const platformPolicySchema = z.strictObject({
+  /** Runtime keys clusters may use: non-ML long-term-support runtimes. */
+  sparkVersions: z.array(z.string().regex(/^\d+\.\d+\.x-(?:[a-z0-9-]+-)?scala\d\.\d+$/, "must be a runtime key such as 16.4.x-scala2.12")).min(1).default(["16.4.x-scala2.12"]),
+  /** Auto-termination bounds and default, in minutes. */
+  autoterminationMinutes: z
+    .strictObject({ min: z.number().int().min(10), max: z.number().int().max(10_000), default: z.number().int() })
+    .default({ min: 10, max: 120, default: 30 }),
+});
+
 /** The whole `dcs:*` namespace. Keys are the part after `dcs:`. */
 export const stackConfigSchema = z.strictObject({
+  /** team (the default): registry, image, clusters; platform: one per workspace, the switch and the teams' cluster policies. */
+  kind: z.enum(["team", "platform"]).default("team"),
   environment: z.enum(["dev", "test", "prod"]).optional(),
+  /** A team stack's platform stack, whose outputs it reads (`<org>/<project>/<stack>`). */
+  platform: z
+    .strictObject({
+      stack: z.string().regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, "must name the platform stack as <org>/<project>/<stack> (or <stack> within this project)"),
+    })
+    .optional(),
+  /** A platform stack's teams, by team name. */
+  teams: z.record(z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, "team names are short and lower-case, such as hydrology"), platformTeamSchema).optional(),
+  /** A platform stack's cluster-policy rules. */
+  policy: platformPolicySchema.optional(),
   team: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, "must be a short lower-case team name such as hydrology"),
   costCenter: z.string().min(1, "must name the cost center billed for the cluster"),
   location: z.string().regex(/^[a-z0-9]+$/, "must be an Azure region such as westeurope"),
@@ -204,15 +238,13 @@ export const stackConfigSchema = z.strictObject({
   pullClientSecret: z.string().min(1).optional(),
   image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", baseFromRegistry: false, context: "infra/image", push: { mode: "dockerConfig" } }),
   pushClientSecret: z.string().min(1).optional(),
-  workspace: workspaceSchema,
+  workspace: workspaceSchema.default({}),
   containerServices: z
     .strictObject({
       /** This stack owns the workspace's enableDcs switch (workspace admins). */
       manage: z.boolean().default(false),
-      /** The stack declares the switch and nothing else: a platform admin's stack. */
-      only: z.boolean().default(false),
     })
-    .default({ manage: false, only: false }),
+    .default({ manage: false }),
   initScripts: initScriptsSchema.default({ store: "workspace", dir: "infra/init-scripts" }),
   cluster: clusterSchema,
   dask: daskSchema,

@@ -6,7 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Parsed } from "./schema";
 
 /** The validated configuration of a team stack (registry, image, scripts, cluster), every default applied. */
-export interface TeamStackConfig extends Omit<Parsed, "environment" | "pullClientSecret" | "pushClientSecret"> {
+export interface TeamStackConfig extends Omit<Parsed, "kind" | "environment" | "pullClientSecret" | "pushClientSecret" | "teams" | "policy"> {
   kind: "team";
   /** Stack name, e.g. dev. */
   stack: string;
@@ -22,24 +22,27 @@ export interface TeamStackConfig extends Omit<Parsed, "environment" | "pullClien
   warnings: { key: string; message: string }[];
 }
 
-/** Keys a container-services-only stack (a platform admin's) may set. */
-export const ADMIN_KEYS = ["environment", "team", "costCenter", "tags", "workspace", "containerServices"] as const;
+/** Keys a platform stack may set. */
+export const PLATFORM_KEYS = ["kind", "environment", "tags", "workspace", "containerServices", "teams", "policy"] as const;
 
-/** The validated configuration of a platform admin's stack: the workspace switch and nothing else. */
-export interface AdminStackConfig {
-  kind: "admin";
+/** The validated configuration of a platform stack: one per workspace, the switch and the teams' cluster policies. */
+export interface PlatformStackConfig {
+  kind: "platform";
   stack: string;
   environment: "dev" | "test" | "prod";
   workspace: Parsed["workspace"];
   containerServices: Parsed["containerServices"];
   tags: Record<string, string>;
+  /** Teams by name: group and approved registries. */
+  teams: NonNullable<Parsed["teams"]>;
+  /** The cluster-policy rules every team's policy applies. */
+  policy: NonNullable<Parsed["policy"]>;
 }
 
 /** The validated configuration of one stack. */
-export type StackConfig = TeamStackConfig | AdminStackConfig;
+export type StackConfig = TeamStackConfig | PlatformStackConfig;
 
 /** What parseStackConfig returns: secrets still plain, before they become Pulumi secrets. */
 export type ParsedStackConfig =
   | (Omit<TeamStackConfig, "pullClientSecret" | "pushClientSecret"> & { pullClientSecret?: string; pushClientSecret?: string })
-  | AdminStackConfig;
-
+  | PlatformStackConfig;

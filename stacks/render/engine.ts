@@ -20,6 +20,7 @@ import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parse as parseYaml } from "yaml";
 import { evaluateStack, type Finding } from "../../policy/rules";
 import { NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
+import { PLATFORM_OUTPUTS } from "../platformContract";
 
 /** How values only the cloud knows are shown. */
 export type CloudMode = "placeholders" | "simulated";
@@ -273,6 +274,18 @@ interface MockMonitorLike {
   newUrn(parent: string, type: string, name: string): string;
 }
 
+/**
+ * What a loaded entry exports, run: the program exports an async function
+ * (`export =`), which the Pulumi runtime calls and awaits; an ES import of it
+ * holds it under `default`. Plain objects of outputs pass through.
+ */
+async function runExports(loaded: unknown): Promise<Record<string, unknown>> {
+  let value = loaded;
+  if (isObject(value) && typeof value.default === "function") value = value.default;
+  if (typeof value === "function") value = await (value as () => unknown)();
+  return (value ?? {}) as Record<string, unknown>;
+}
+
 /** Purges the program's modules from the CommonJS cache so a second render runs it anew. */
 function freshRequire(entry: string, root: string): Record<string, unknown> {
   for (const key of Object.keys(require.cache)) {
@@ -310,6 +323,23 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
   }
   const runtimeTag = String((values[`${NAMESPACE}:image`] as { runtime?: string } | undefined)?.runtime ?? "16.4-LTS");
   const entry = path.join(root, "stacks", "index.ts");
+  const load = options.load ?? (async () => freshRequire(entry, root));
+
+  // A team stack's platform stack: rendered first when it is a stack of this repository, so the
+  // team rendering shows its real values; otherwise marked placeholders and a warning.
+  const stackReferences: Record<string, Record<string, unknown>> = {};
+  const referenceWarnings: string[] = [];
+  const platformRef = (values[`${NAMESPACE}:platform`] as { stack?: string } | undefined)?.stack;
+  if (typeof platformRef === "string") {
+    const refStack = platformRef.split("/").pop() ?? platformRef;
+    if (fs.existsSync(path.join(root, `Pulumi.${refStack}.yaml`)) && refStack !== options.stack) {
+      const platform = await renderStack({ stack: refStack, projectRoot: root, cloud: mode, load });
+      stackReferences[platformRef] = platform.outputs;
+    } else {
+      stackReferences[platformRef] = Object.fromEntries(PLATFORM_OUTPUTS.map((k) => [k, computed(`${platformRef} output ${k}`)]));
+      referenceWarnings.push(`platform stack ${platformRef} is not a stack of this repository (no Pulumi.${refStack}.yaml): its outputs are rendered as placeholders`);
+    }
+  }
   const recorded = await recordProgram({
     project,
     stack: options.stack,
@@ -317,9 +347,10 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
     secretKeys: [...secretKeys],
     cloud: mode,
     sparkVersionAnswer: `${runtimeOfImageTag(runtimeTag) ?? "16.4"}.x-scala2.12`,
-    load: options.load ?? (async () => freshRequire(entry, root)),
+    stackReferences,
+    load,
   });
-  return { ...recorded, placeholderSecrets, findings: guardrailFindings(recorded.resources) };
+  return { ...recorded, warnings: [...referenceWarnings, ...recorded.warnings], placeholderSecrets, findings: guardrailFindings(recorded.resources) };
 }
 
 /** What recordProgram needs: the program's identity, its configuration and how to load it. */
@@ -335,6 +366,8 @@ export interface RecordOptions {
   sparkVersionAnswer?: string;
   /** Who getCurrentUser says runs the deployment (simulated mode). Default: deployer@example.com. */
   deployer?: string;
+  /** Outputs of the stacks the program reads through StackReference, by the name it gives. */
+  stackReferences?: Record<string, Record<string, unknown>>;
   /** Runs the program (or any code declaring resources) and returns its exports. */
   load: () => Promise<Record<string, unknown>>;
 }
@@ -354,6 +387,10 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const name = String(args.inputs.name ?? args.name);
+          return { id: name, state: { name, outputs: options.stackReferences?.[name] ?? {}, secretOutputNames: [] } };
+        }
         const { id, state } = cloudState(args.type, args.name, args.inputs, mode);
         return { id, state: { ...(unwrapSecrets(args.inputs) as Record<string, unknown>), ...state } };
       },
@@ -449,7 +486,7 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
     let failure: unknown;
     await runInPulumiStack(async () => {
       try {
-        exported = await options.load();
+        exported = await runExports(await options.load());
       } catch (e) {
         failure = e;
       }

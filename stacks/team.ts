@@ -1,0 +1,224 @@
+/**
+ * A team stack: what `pulumi up` declares for a team that runs clusters on
+ * its own image. Read top to bottom:
+ *   1. the workspace: named by the platform stack this stack reads through a
+ *      StackReference (dcs:platform.stack), whose outputs are checked before
+ *      anything is declared; or, for a stack on its own, by dcs:workspace,
+ *      with the container-services switch when the stack manages it;
+ *   2. the registry with the pull (and push) grants, the cluster image built
+ *      from infra/image, and the purge of old tags;
+ *   3. the pull secret in a Databricks secret scope, readable by the cluster's owner;
+ *   4. the init scripts from infra/init-scripts;
+ *   5. the cluster, which boots from the image and runs those scripts once the
+ *      switch, the grant, the secret and the uploads are in place, under the
+ *      platform's cluster policy when there is one.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as databricks from "@pulumi/databricks";
+import { BUILD_CACHE_TAG, ClusterImage } from "../components/clusterImage";
+import { ContainerRegistry } from "../components/containerRegistry";
+import { ContainerServices } from "../components/containerServices";
+import { DcsCluster } from "../components/dcsCluster";
+import { defaultInitScriptFolder, InitScripts, SCRIPTS_HASH_VAR } from "../components/initScripts";
+import { standardTags } from "../components/naming";
+import { PullSecret, readersOf } from "../components/pullSecret";
+import { RegistryRetention } from "../components/registryRetention";
+import { driverProxyUrl } from "../components/workspace";
+import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
+import { daskEnvVars } from "./dask";
+import { PLATFORM_OUTPUTS, platformProblems, type PlatformOutputs, type PlatformTeam } from "./platformContract";
+import { workspaceInfo, workspaceProvider } from "./workspace";
+
+const projectRoot = path.resolve(__dirname, "..");
+const fromRoot = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
+
+/** The workspace a team stack deploys into, and what the platform stack says about it. */
+interface TeamWorkspace {
+  provider: databricks.Provider;
+  info: pulumi.Output<{ host: string; orgId: string }>;
+  /** The switch, when this stack manages it itself (a stack without a platform stack). */
+  containerServicesToggle?: pulumi.Resource;
+  containerServicesManaged: boolean;
+  /** The team's cluster policy, when a platform stack names one. */
+  policy?: PlatformTeam;
+}
+
+/** Reads the platform stack's outputs; throws, naming the key, when the team cannot deploy against them. */
+async function readPlatform(team: TeamStackConfig, platformStack: string): Promise<PlatformOutputs> {
+  const ref = new pulumi.StackReference("platform", { name: platformStack });
+  const outputs: Record<string, unknown> = {};
+  for (const name of PLATFORM_OUTPUTS) {
+    const details = await ref.getOutputDetails(name);
+    outputs[name] = details.value ?? details.secretValue;
+  }
+  const registryHost = `${team.registry.name.toLowerCase()}.azurecr.io`;
+  const problems = platformProblems(outputs, { platformStack, team: team.team, registryHost });
+  // The policy fixes some tags; the team's own must agree, or Databricks refuses the cluster.
+  const entry = (outputs.teams as Record<string, PlatformTeam> | undefined)?.[team.team];
+  const ours = standardTags({ environment: team.environment, team: team.team, costCenter: team.costCenter }, team.tags);
+  for (const [tag, value] of Object.entries(entry?.fixedTags ?? {})) {
+    if (ours[tag] !== undefined && ours[tag] !== value) {
+      const key = tag === "costCenter" ? "dcs:costCenter" : tag === "team" ? "dcs:team" : `dcs:tags.${tag}`;
+      problems.push({ key, message: `is "${ours[tag]}", but the platform stack's cluster policy fixes the cluster tag ${tag} to "${value}"` });
+    }
+  }
+  if (problems.length > 0) throw new pulumi.RunError(new ConfigError(`Pulumi.${team.stack}.yaml`, problems).message);
+  return outputs as unknown as PlatformOutputs;
+}
+
+/** Step 1: the workspace, from the platform stack or from this stack's own configuration. */
+async function teamWorkspace(team: TeamStackConfig): Promise<TeamWorkspace> {
+  if (team.platform) {
+    const platform = await readPlatform(team, team.platform.stack);
+    return {
+      provider: workspaceProvider({ url: platform.workspaceUrl }),
+      // The org id is the workspace id the platform exports.
+      info: workspaceInfo({ url: platform.workspaceUrl }).apply((w) => ({ host: w.host, orgId: String(platform.workspaceId) })),
+      containerServicesManaged: false,
+      policy: platform.teams[team.team],
+    };
+  }
+  const provider = workspaceProvider(team.workspace);
+  // Only stacks run by a workspace admin own this workspace-wide switch.
+  const containerServices = new ContainerServices("container-services", { manage: team.containerServices.manage, provider });
+  return { provider, info: workspaceInfo(team.workspace), containerServicesToggle: containerServices.toggle, containerServicesManaged: containerServices.managed };
+}
+
+/** The team stack: its outputs once everything is declared. */
+export async function teamStack(team: TeamStackConfig): Promise<Record<string, unknown>> {
+  const ws = await teamWorkspace(team);
+  return teamResources(team, ws);
+}
+
+/** Steps 2 to 5: what a team stack declares on top of the workspace. */
+function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
+  const { provider: workspace, info, containerServicesToggle, policy } = ws;
+  const tags = { ...standardTags({ environment: team.environment, team: team.team, costCenter: team.costCenter }, team.tags), ...(policy?.fixedTags ?? {}) };
+  const push = team.image.push;
+
+  // 2. Registry, grants, image, retention.
+  const registry = new ContainerRegistry("registry", {
+    location: team.location,
+    resourceGroup: team.resourceGroup,
+    registryName: team.registry.name,
+    sku: team.registry.sku,
+    adminUserEnabled: team.registry.adminUserEnabled,
+    pullPrincipalObjectId: team.pullIdentity.objectId,
+    pushPrincipalObjectId: push.mode === "servicePrincipal" ? push.objectId : undefined,
+    grantWaitSeconds: team.registry.grantWaitSeconds,
+    protect: team.registryProtected,
+    tags,
+  });
+
+  const pushCredentials =
+    push.mode === "servicePrincipal" && push.clientId && team.pushClientSecret
+      ? { username: push.clientId, password: team.pushClientSecret }
+      : push.mode === "adminUser"
+        ? registry.adminCredentials
+        : undefined; // dockerConfig: the runner's `az acr login` (scripts/ci/registry-login.sh)
+
+  // ACR's login server is the registry name in lower case under azurecr.io (Azure public cloud):
+  // known before the registry exists, so the base and cache references are plain strings.
+  const registryHost = `${team.registry.name.toLowerCase()}.azurecr.io`;
+  const image = new ClusterImage("image", {
+    context: team.image.context,
+    projectRoot,
+    registryServer: registry.loginServer,
+    repository: team.image.repository,
+    runtime: team.image.runtime,
+    baseDigest: team.image.baseDigest,
+    baseRegistry: team.image.baseFromRegistry ? registryHost : undefined,
+    cacheFrom: team.image.baseFromRegistry ? `${registryHost}/${team.image.repository}:${BUILD_CACHE_TAG}` : undefined,
+    source: team.image.source,
+    credentials: pushCredentials,
+    dependsOn: registry.pushReady ? [registry.pushReady] : [],
+  });
+  const imageRef = team.cluster.imageReference === "tag" ? image.imageName : image.digestRef;
+
+  new RegistryRetention("registry-retention", {
+    registryName: registry.registryName,
+    resourceGroupName: registry.resourceGroupName,
+    location: team.location,
+    repository: team.image.repository,
+    inUseTag: image.tag,
+    keepTags: team.registry.keepTags,
+    schedule: team.registry.purgeSchedule,
+    tags,
+  });
+
+  // 3. The pull secret: declared in a scope of this stack, or kept by someone else.
+  const readers = readersOf(team.cluster.singleUserName, team.pullSecret.readers);
+  const pullSecret = new PullSecret(
+    "pull-secret",
+    team.pullIdentity.secretReference !== undefined
+      ? { mode: "external", reference: team.pullIdentity.secretReference, readers }
+      : {
+          mode: "declared",
+          scope: team.pullSecret.scope ?? `dcs-${team.team}-${team.stack}`,
+          key: team.pullSecret.key,
+          value: team.pullClientSecret!,
+          readers,
+          managers: team.pullSecret.managers,
+          provider: workspace,
+        },
+  );
+
+  // 4. Init scripts.
+  const initScripts = new InitScripts("init-scripts", {
+    store: team.initScripts.store,
+    folder: team.initScripts.path ?? defaultInitScriptFolder(team.initScripts.store, team.stack) ?? "",
+    dir: fromRoot(team.initScripts.dir),
+    provider: workspace,
+  });
+
+  // 5. The cluster: waits for the switch (when this stack owns it), the applied AcrPull grant,
+  // the secret and its READ grants, and the uploads.
+  const cluster = new DcsCluster("cluster", {
+    clusterName: team.cluster.name ?? `${team.team}-dask-${team.stack}`,
+    imageRef,
+    pullUsername: team.pullIdentity.clientId,
+    pullPassword: pullSecret.reference,
+    initScripts: initScripts.blocks,
+    sparkVersion: team.cluster.sparkVersion,
+    expectedRuntime: runtimeOfImageTag(team.image.runtime),
+    nodeType: team.cluster.nodeType,
+    driverNodeType: team.cluster.driverNodeType,
+    minCores: team.cluster.minCores,
+    minMemoryGb: team.cluster.minMemoryGb,
+    numWorkers: team.cluster.numWorkers,
+    autoscale: team.cluster.autoscale,
+    autoterminationMinutes: team.cluster.autoterminationMinutes,
+    singleUserName: team.cluster.singleUserName,
+    customTags: { ...team.cluster.tags, ...tags, ...(team.cluster.longRunning ? { longRunning: "true" } : {}) },
+    sparkEnvVars: { ...team.cluster.sparkEnvVars, ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash },
+    sparkConf: initScripts.sparkConf,
+    logDestination: team.cluster.logDestination,
+    policyId: policy?.policyId,
+    dependsOn: [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads],
+    provider: workspace,
+  });
+
+  const prerequisites = [...pullSecret.prerequisites];
+  const logs = team.cluster.logDestination;
+  if (logs?.startsWith("/Volumes/")) {
+    const [catalog, schema, volume] = logs.split("/").slice(2, 5);
+    prerequisites.push(
+      `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${team.cluster.singleUserName} holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`,
+    );
+  }
+
+  return {
+    containerServicesManaged: ws.containerServicesManaged,
+    registryLoginServer: registry.loginServer,
+    imageRef,
+    imageTag: image.tag,
+    pullSecretReference: pullSecret.reference,
+    externalPrerequisites: prerequisites,
+    initScriptDestinations: pulumi.output(initScripts.destinations),
+    clusterId: cluster.clusterId,
+    clusterUrl: cluster.url,
+    daskDashboardUrl: pulumi.all([info, cluster.clusterId]).apply(([w, id]) => driverProxyUrl(w.host, w.orgId, id, team.dask.dashboardPort)),
+  };
+}
+
