@@ -9,6 +9,7 @@ import {
   clusterImagePinned,
   clusterPullSecretByReference,
   clusterRuntimeSupportsContainers,
+  clusterUsesPlatformPolicy,
   initScriptsNotOnDbfs,
 } from "./rules/cluster";
 import { imagePlatformLinuxAmd64 } from "./rules/image";
@@ -86,6 +87,16 @@ export const GUARDRAILS: Guardrail[] = [
     configKeys: [],
     remediation: "Store the pull identity's client secret in a Databricks secret scope (a databricks.Secret) and set dockerImage.basicAuth.password to its reference.",
     rule: clusterPullSecretByReference,
+  },
+  {
+    name: "cluster-uses-platform-policy",
+    description: "In a team stack that reads a platform stack (a StackReference), every custom-container cluster carries a cluster policy id: the platform's policy is what binds clusters beyond this program.",
+    enforcement: "mandatory",
+    scope: "stack",
+    appliesTo: CLUSTER,
+    configKeys: [],
+    remediation: "Set the cluster's policyId to the team's policy from the platform stack's teams output (dcs-platform does this when dcs:platform.stack is set).",
+    rule: clusterUsesPlatformPolicy,
   },
   {
     name: "cluster-dedicated-access-mode",

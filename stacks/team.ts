@@ -27,6 +27,7 @@ import { RegistryRetention } from "../components/registryRetention";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
+import { isUnknownMarker } from "../policy/reading";
 import { PLATFORM_OUTPUTS, platformProblems, type PlatformOutputs, type PlatformTeam } from "./platformContract";
 import { workspaceInfo, workspaceProvider } from "./workspace";
 
@@ -76,7 +77,10 @@ async function teamWorkspace(team: TeamStackConfig): Promise<TeamWorkspace> {
       // The org id is the workspace id the platform exports.
       info: workspaceInfo({ url: platform.workspaceUrl }).apply((w) => ({ host: w.host, orgId: String(platform.workspaceId) })),
       containerServicesManaged: false,
-      policy: platform.teams[team.team],
+      // Not known offline (a platform stack outside the repository): carry the marker, not nothing.
+      policy: isUnknownMarker(platform.teams)
+        ? { policyId: String(platform.teams), group: "", registries: [], fixedTags: {} }
+        : platform.teams[team.team],
     };
   }
   const provider = workspaceProvider(team.workspace);

@@ -50,13 +50,14 @@ describe("the committed stack files", () => {
     expect(c.warnings).toEqual([]);
   });
 
-  it("prod parses: protected registry, managed toggle, its own secret scope, both secrets required", () => {
+  it("prod parses: protected registry, its platform stack (no switch of its own), its own secret scope, both secrets required", () => {
     const raw = stackRaw("prod");
     expect(secretKeysNeeded(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dcs:${k}`, v])))).toEqual(["pullClientSecret", "pushClientSecret"]);
     const c = parseTeam({ ...raw, pullClientSecret: "pull", pushClientSecret: "push" }, "prod");
     expect(c.environment).toBe("prod");
     expect(c.registryProtected).toBe(true);
-    expect(c.containerServices.manage).toBe(true);
+    expect(c.containerServices.manage).toBe(false);
+    expect(c.platform).toEqual({ stack: "organization/dcs-platform/platform-prod" });
     expect(c.pullIdentity.secretReference).toBeUndefined();
     expect(c.pullSecret).toEqual({ scope: "dcs-hydrology-prod", key: "acr-pull", readers: [], managers: [] });
     expect(c.image.push).toMatchObject({ mode: "servicePrincipal", objectId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
@@ -102,8 +103,9 @@ const cases: Case[] = [
   ["pull secret in plain text", () => undefined, "dcs:pullClientSecret", /plain text/, "dev", []],
   ["pull secret and secret reference", (r) => (r.pullIdentity.secretReference = "{{secrets/dcs/pull}}"), "dcs:pullClientSecret", /not both/],
   ["malformed secret reference", (r) => { r.pullIdentity.secretReference = "secrets/dcs/pull"; delete r.pullClientSecret; }, "dcs:pullIdentity.secretReference", /\{\{secrets/],
-  ["no workspace", (r) => (r.workspace = {} as never), "dcs:workspace", /dcs:workspace.url or dcs:workspace.resourceId/],
-  ["workspace URL without https", (r) => (r.workspace.url = "http://adb-1.azuredatabricks.net"), "dcs:workspace.url", /https:\/\//],
+  ["neither a workspace nor a platform stack", (r) => delete (r as Record<string, unknown>).platform, "dcs:workspace", /dcs:workspace.url or dcs:workspace.resourceId.*dcs:platform.stack/],
+  ["workspace URL without https", (r) => { delete (r as Record<string, unknown>).platform; (r as Record<string, unknown>).workspace = { url: "http://adb-1.azuredatabricks.net" }; }, "dcs:workspace.url", /https:\/\//],
+  ["a platform stack name that is no stack name", (r) => ((r as Record<string, unknown>).platform = { stack: "org/proj/stack/extra" }), "dcs:platform.stack", /<org>\/<project>\/<stack>/],
   ["volumes store without a path", (r) => (r.initScripts = { store: "volumes" } as never), "dcs:initScripts.path", /required for the volumes store/],
   ["unknown init-script store", (r) => (r.initScripts = { store: "s3" } as never), "dcs:initScripts.store", /workspace|volumes|dbfs/],
   ["DBFS path for the workspace store", (r) => (r.initScripts = { store: "workspace", path: "dbfs:/x" } as never), "dcs:initScripts.path", /absolute workspace folder/],
@@ -175,25 +177,64 @@ describe("bad configuration is rejected before anything is created, naming the k
   });
 });
 
-describe("a container-services-only stack", () => {
-  const admin = () => ({ workspace: { url: "https://adb-1.2.azuredatabricks.net" }, containerServices: { manage: true, only: true } });
+describe("a platform stack", () => {
+  const platform = () => ({
+    kind: "platform",
+    workspace: { url: "https://adb-1.2.azuredatabricks.net" },
+    containerServices: { manage: true },
+    teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"] } },
+  });
 
-  it("needs only the workspace and the switch", () => {
-    expect(parse(admin(), "prod", [])).toEqual({
-      kind: "admin",
+  it("needs the workspace, the switch and its teams; the policy has defaults", () => {
+    expect(parse(platform(), "prod", [])).toEqual({
+      kind: "platform",
       stack: "prod",
       environment: "prod",
       workspace: { url: "https://adb-1.2.azuredatabricks.net" },
-      containerServices: { manage: true, only: true },
+      containerServices: { manage: true },
       tags: {},
+      teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"] } },
+      policy: { sparkVersions: ["16.4.x-scala2.12"], autoterminationMinutes: { min: 10, max: 120, default: 30 } },
     });
-    expect(secretKeysNeeded({ "dcs:containerServices": { manage: true, only: true } })).toEqual([]);
+    expect(secretKeysNeeded({ "dcs:kind": "platform" })).toEqual([]);
+    for (const stack of ["platform-dev", "platform-prod"]) {
+      const c = parse(stackRaw(stack), stack, []);
+      expect(c.kind, stack).toBe("platform");
+    }
   });
 
-  it("refuses team keys and a switch it does not manage, naming each key", () => {
-    const problems = problemsOf(() => parse({ ...admin(), registry: { name: "dcsx1" }, containerServices: { manage: false, only: true } }, "prod", []));
-    expect(problems.map((p) => p.key).sort()).toEqual(["dcs:containerServices.manage", "dcs:registry"]);
-    expect(problems.find((p) => p.key === "dcs:registry")!.message).toMatch(/not used by a container-services-only stack/);
+  it("refuses team keys, a switch it does not manage, no team, and a policy that does not hold together, naming each key", () => {
+    const problems = problemsOf(() =>
+      parse(
+        {
+          ...platform(),
+          registry: { name: "dcsx1" },
+          containerServices: { manage: false },
+          teams: {},
+          policy: { sparkVersions: ["16.4.x-cpu-ml-scala2.12"], autoterminationMinutes: { min: 60, max: 30, default: 200 } },
+        },
+        "prod",
+        [],
+      ),
+    );
+    expect(problems.map((p) => p.key).sort()).toEqual([
+      "dcs:containerServices.manage",
+      "dcs:policy.autoterminationMinutes.default",
+      "dcs:policy.autoterminationMinutes.max",
+      "dcs:policy.sparkVersions[0]",
+      "dcs:registry",
+      "dcs:teams",
+    ]);
+    expect(problems.find((p) => p.key === "dcs:registry")!.message).toMatch(/not used by a platform stack/);
+  });
+
+  it("is what a team stack cannot be: a team stack refuses dcs:teams, and a workspace or the switch beside a platform stack", () => {
+    const raw = devWithSecret();
+    (raw as Record<string, unknown>).teams = {};
+    (raw as Record<string, unknown>).workspace = { url: "https://adb-1.2.azuredatabricks.net" };
+    (raw as Record<string, unknown>).containerServices = { manage: true };
+    const keys = problemsOf(() => parse(raw)).map((p) => p.key);
+    expect(keys).toEqual(expect.arrayContaining(["dcs:teams", "dcs:workspace", "dcs:containerServices.manage"]));
   });
 });
 

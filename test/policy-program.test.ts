@@ -16,7 +16,7 @@ function stackOf(r: Rendering): StackResource[] {
 }
 
 describe("the program under its own policy pack", () => {
-  it.each(["dev", "prod", "admin"])("stack %s passes every policy, advisory ones included", async (stack) => {
+  it.each(["dev", "prod", "platform-dev", "platform-prod"])("stack %s passes every policy, advisory ones included", async (stack) => {
     const r = await renderForTest(stack);
     expect(r.findings).toEqual([]);
     expect(guardrailFindings(r.resources)).toEqual([]);

@@ -17,6 +17,7 @@ import {
   IMAGE,
   isUnknown,
   REGISTRY,
+  STACK_REFERENCE,
   stackOfUrn,
   WORKSPACE_CONF,
   withDefaults,
@@ -109,6 +110,11 @@ describe("each policy passes a sound stack and flags its violation", () => {
     ["image-platform-linux-amd64", () => [registry(), image({ build: { context: "infra/image", platform: "linux/arm64" } }), cluster()], /builds for linux\/arm64/],
     ["init-scripts-not-on-dbfs", () => [registry(), cluster({ initScripts: [{ dbfs: { destination: "dbfs:/dcs/prod/x.sh" } }] })], /from DBFS \(dbfs:\/dcs\/prod\/x\.sh\).*workspace files.*Unity Catalog volume/],
     ["cluster-cost-tags", () => [registry(), cluster({ customTags: { team: "hydrology" } })], /lacks the cost tags costCenter, environment/],
+    [
+      "cluster-uses-platform-policy",
+      () => [registry(), cluster(), { type: STACK_REFERENCE, name: "platform", props: { name: "org/dcs-platform/platform-prod" } }],
+      /reads platform stack org\/dcs-platform\/platform-prod, but carries no policyId/,
+    ],
   ];
 
   it("covers every policy of the pack", () => expect(cases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.map((g) => g.name).sort()));
@@ -232,6 +238,13 @@ describe("edges of the rules", () => {
     // While the image's name is not known yet, a tag cannot be ruled out.
     expect(policies([registry(), image({ imageName: "(computed: x)" }), cluster({ dockerImage: { url: built.replace("0123", "9999"), basicAuth: auth } })])).toEqual([]);
     expect(policies([registry(), cluster({ dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask", basicAuth: auth } })])).toEqual(["mandatory:cluster-image-pinned"]);
+  });
+
+  it("asks for a policy id only in a team stack that reads a platform stack", () => {
+    const ref = { type: STACK_REFERENCE, name: "platform", props: { name: "p" } };
+    expect(policies([registry(), cluster({ policyId: "POL-1" }), ref])).toEqual([]);
+    expect(policies([registry(), cluster(), ref])).toEqual(["mandatory:cluster-uses-platform-policy"]);
+    expect(policies([registry(), cluster()])).toEqual([]);
   });
 
   it("fills in defaults for settings not given", () => {

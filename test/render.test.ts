@@ -61,9 +61,9 @@ describe("npm start (the command line)", () => {
     expect(stdout).not.toContain("(placeholder secret for");
   });
 
-  it("renders prod, with its toggle kept on delete and its registry protected", () => {
+  it("renders prod, its platform stack read (rendered first), and its registry protected", () => {
     expect(results.prod.code).toBe(0);
-    expect(results.prod.stdout).toMatch(/container-services-enable-dcs .*kept on delete/);
+    expect(results.prod.stdout).toMatch(/platform {2}\[pulumi:pulumi:StackReference\] {2}\(read, not managed\)/);
     expect(results.prod.stdout).toMatch(/registry-acr .*protected/);
     const doc = JSON.parse(fs.readFileSync(path.join(tmp, "prod.json"), "utf8"));
     expect(doc.stack).toBe("prod");
@@ -82,7 +82,7 @@ describe("npm start (the command line)", () => {
   it("renders the same bytes from another checkout path: the engine receives no absolute path", async () => {
     const copy = path.join(tmp, "elsewhere", "checkout");
     fs.mkdirSync(copy, { recursive: true });
-    for (const entry of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "stacks", "components", "policy", "infra"]) {
+    for (const entry of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.platform-dev.yaml", "package.json", "tsconfig.json", "stacks", "components", "policy", "infra"]) {
       fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");

@@ -12,11 +12,11 @@ describe("Pulumi.prod.yaml", () => {
 
   it("renders a sound graph: digest image, uploaded init scripts, outputs, secrets kept", () => expectSoundGraph(r));
 
-  it("owns the workspace switch, keeps it on delete, and gates the cluster on it", () => {
-    expect(r.outputs.containerServicesManaged).toBe(true);
-    const toggle = one(r, "databricks:index/workspaceConf:WorkspaceConf");
-    expect(toggle.retainOnDelete).toBe(true);
-    expect(one(r, "databricks:index/cluster:Cluster").dependencies).toContain(toggle.urn);
+  it("deploys without workspace-admin rights: platform-prod owns the switch, and the cluster runs under its policy", () => {
+    expect(r.outputs.containerServicesManaged).toBe(false);
+    expect(ofType(r, "databricks:index/workspaceConf:WorkspaceConf")).toHaveLength(0);
+    expect(one(r, "pulumi:pulumi:StackReference").inputs.name).toBe("organization/dcs-platform/platform-prod");
+    expect(String(one(r, "databricks:index/cluster:Cluster").inputs.policyId)).toMatch(/^policy-hydrology-policy-id$/);
   });
 
   it("protects the registry and runs a larger Premium setup", () => {
@@ -47,12 +47,11 @@ describe("Pulumi.prod.yaml", () => {
     expect(image.dependencies).toContain(wait!.urn);
   });
 
-  it("finds the workspace's host and org id from its resource id for the dashboard link", () => {
-    const lookup = r.invokes.find((i) => i.token === "azure-native:databricks:getWorkspace");
+  it("reaches the workspace platform-prod names (by resource id there, looked up in Azure) and links the dashboard with its org id", async () => {
+    const platform = await renderForTest("platform-prod");
+    const lookup = platform.invokes.find((i) => i.token === "azure-native:databricks:getWorkspace");
     expect(lookup?.args).toEqual({ resourceGroupName: "rg-databricks-prod", workspaceName: "dbw-hydrology-prod" });
-  });
-
-  it("uses the workspace's Azure resource id to reach Databricks", () => {
-    expect(one(r, "pulumi:providers:databricks").inputs.azureWorkspaceResourceId).toMatch(/\/providers\/Microsoft\.Databricks\/workspaces\/dbw-hydrology-prod$/);
+    expect(one(r, "pulumi:providers:databricks").inputs.host).toBe(platform.outputs.workspaceUrl);
+    expect(String(r.outputs.daskDashboardUrl)).toContain(`/driver-proxy/o/${String(platform.outputs.workspaceId)}/`);
   });
 });

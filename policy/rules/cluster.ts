@@ -164,3 +164,25 @@ export const clusterCostTags: Rule = (type, props, { name, config, undefinedMean
   return [`cluster ${name} lacks the cost tags ${missing.join(", ")} in customTags; cost reports group clusters by them (dcs:team, dcs:costCenter, dcs:environment).`];
 };
 
+
+/** The type token of a StackReference, which a team stack reads its platform stack through. */
+export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
+
+/**
+ * A team stack that names a platform stack creates its clusters under the
+ * platform's cluster policy: the policy is what binds clusters beyond this
+ * program (UI, API), and a cluster outside it escapes the platform's rules.
+ */
+export const clusterUsesPlatformPolicy: Rule = (type, props, { name, stack, undefinedMeans }) => {
+  if (type !== CLUSTER || runsContainer(props, undefinedMeans) !== true) return [];
+  const platform = stack.find((r) => r.type === STACK_REFERENCE);
+  if (!platform) return [];
+  // Read as absent when not there: a team stack's program always sets it (a placeholder or the
+  // engine's unknown while the platform's output is not known), so a missing one is missing.
+  const policyId = read(props, "policyId", "absent");
+  if (policyId === UNKNOWN || (typeof policyId === "string" && policyId.trim() !== "")) return [];
+  const ref = read(platform.props, "name", "absent");
+  return [
+    `cluster ${name} belongs to a team stack that reads platform stack ${typeof ref === "string" ? ref : platform.name}, but carries no policyId; create it under the team's cluster policy from the platform stack's teams output.`,
+  ];
+};

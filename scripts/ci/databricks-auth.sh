@@ -3,8 +3,11 @@
 # of the job's later steps which workspace to use and how to authenticate as
 # the job's identity, in a way that outlasts a long `pulumi up`.
 #
-# DATABRICKS_HOST: dcs:workspace.url, or the workspace URL Azure gives for
-# dcs:workspace.resourceId (the SDK's OIDC strategies need the host itself).
+# DATABRICKS_HOST: the stack's workspace (stack_workspace in lib.sh): a team
+# stack runs in the workspace of its platform stack (dcs:platform.stack), whose
+# stack file names it; a platform stack, or a stack on its own, names it in its
+# own dcs:workspace. A URL is taken as it is; for a resource id, the workspace
+# URL Azure gives (the SDK's OIDC strategies need the host itself).
 #
 # GitHub Actions: DATABRICKS_AUTH_TYPE=github-oidc-azure. The Databricks SDK
 # then requests its own GitHub OIDC token when the provider starts (with the
@@ -38,15 +41,14 @@ stack="${1:?usage: scripts/ci/databricks-auth.sh STACK}"
 databricks_resource=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d
 log() { printf 'databricks-auth: %s\n' "$*"; }
 
-host="$(stack_value "$stack" dcs:workspace url)"
-if [[ -z "$host" ]]; then
-  resource_id="$(stack_value "$stack" dcs:workspace resourceId)"
-  if [[ -z "$resource_id" ]]; then
-    echo "databricks-auth: Pulumi.$stack.yaml names no workspace (dcs:workspace.url or .resourceId)" >&2
-    exit 1
-  fi
-  host="https://$(az resource show --ids "$resource_id" --query properties.workspaceUrl --output tsv)"
-fi
+workspace="$(stack_workspace "$stack")" || exit 1
+platform="$(platform_stack_of "$stack")"
+origin="stack $stack"
+[[ -z "$platform" ]] || origin="platform stack $platform of stack $stack"
+case "$workspace" in
+  url\ *) host="${workspace#url }" ;;
+  *) host="https://$(az resource show --ids "${workspace#resourceId }" --query properties.workspaceUrl --output tsv)" ;;
+esac
 ci_set_env DATABRICKS_HOST "$host"
 
 case "$(ci_system)" in
@@ -56,12 +58,12 @@ case "$(ci_system)" in
       exit 1
     fi
     ci_set_env DATABRICKS_AUTH_TYPE github-oidc-azure
-    log "workspace $host; the Databricks SDK exchanges the job's own GitHub OIDC token (github-oidc-azure) as $ARM_CLIENT_ID"
+    log "workspace $host (of $origin); the Databricks SDK exchanges the job's own GitHub OIDC token (github-oidc-azure) as $ARM_CLIENT_ID"
     ;;
   *)
     token="$(az account get-access-token --resource "$databricks_resource" --query accessToken --output tsv)"
     ci_set_env DATABRICKS_AUTH_TYPE pat
     ci_set_secret DATABRICKS_TOKEN "$token"
-    log "workspace $host; Entra token of the service connection's identity, fetched now for the next step"
+    log "workspace $host (of $origin); Entra token of the service connection's identity, fetched now for the next step"
     ;;
 esac

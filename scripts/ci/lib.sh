@@ -98,12 +98,82 @@ stack_has() {
   ' "$file" "$2")
 }
 
+# platform_stack_of STACK: the platform stack STACK reads through its
+# StackReference, as its dcs:platform.stack names it (`<org>/<project>/<stack>`,
+# or a bare `<stack>`); nothing for a stack that names none (a platform stack,
+# or a team stack on its own, which names its workspace itself).
+platform_stack_of() {
+  stack_value "$1" dcs:platform stack
+}
+
+# stack_workspace STACK: the Databricks workspace STACK deploys into, as one
+# line `url <workspace URL>` or `resourceId <Azure resource id>`:
+#   - a team stack (dcs:platform.stack set) has no dcs:workspace of its own: the
+#     last path segment of dcs:platform.stack names its platform stack, and
+#     when Pulumi.<that>.yaml is in this repository its dcs:workspace (url,
+#     else resourceId) is the answer: the file the platform stack deploys, so
+#     known before anything is deployed, and what the team stack's
+#     StackReference returns once it is. A platform stack kept outside this
+#     repository answers with its deployed output instead,
+#     `pulumi stack output workspaceUrl --stack <dcs:platform.stack>` (the
+#     Pulumi CLI must reach that stack's backend, which is the team stack's);
+#   - any other stack (a platform stack, a team stack on its own): its own
+#     dcs:workspace, url first, then resourceId.
+# Fails, saying what to set or to deploy first, when there is no workspace.
+stack_workspace() {
+  local stack="$1" from="$1" platform url resource_id err
+  platform="$(platform_stack_of "$stack")" || return
+  if [[ -n "$platform" ]]; then
+    from="${platform##*/}"
+    if [[ ! -f "$ci_root/Pulumi.$from.yaml" ]]; then
+      err="$(mktemp)"
+      url="$(cd "$ci_root" && pulumi stack output workspaceUrl --stack "$platform" 2>"$err")" || url=""
+      if [[ -z "$url" ]]; then
+        printf 'scripts/ci: stack %s runs in the workspace of platform stack %s (dcs:platform.stack), which is not in this repository and gives no workspaceUrl output (deploy it first, or log in to its backend): %s\n' \
+          "$stack" "$platform" "$(head -c 300 "$err" | tr '\n' ' ')" >&2
+        rm -f "$err"
+        return 1
+      fi
+      rm -f "$err"
+      printf 'url %s\n' "$url"
+      return 0
+    fi
+  fi
+  url="$(stack_value "$from" dcs:workspace url)" || return
+  if [[ -n "$url" ]]; then
+    printf 'url %s\n' "$url"
+    return 0
+  fi
+  resource_id="$(stack_value "$from" dcs:workspace resourceId)" || return
+  if [[ -n "$resource_id" ]]; then
+    printf 'resourceId %s\n' "$resource_id"
+    return 0
+  fi
+  if [[ "$from" != "$stack" ]]; then
+    printf 'scripts/ci: Pulumi.%s.yaml, the platform stack of %s (dcs:platform.stack), names no workspace (dcs:workspace.url or .resourceId)\n' "$from" "$stack" >&2
+  else
+    printf 'scripts/ci: Pulumi.%s.yaml names no workspace (dcs:workspace.url or .resourceId) and no platform stack (dcs:platform.stack)\n' "$stack" >&2
+  fi
+  return 1
+}
+
 # backend_url STACK: the state backend of STACK: $PULUMI_BACKEND_URL with
-# every `{stack}` replaced by the stack's name (one container per stack in
-# Azure Blob: azblob://pulumi-{stack}?storage_account=<account>), or
-# https://api.pulumi.com when it is empty.
+# every `{platform}` replaced by the name of the stack's platform stack (the
+# last segment of its dcs:platform.stack; its own name for a stack that names
+# none) and every `{stack}` by the stack's own name, or https://api.pulumi.com
+# when it is empty. A self-managed backend resolves a StackReference only
+# within itself, so a team stack must share its platform stack's backend: in
+# Azure Blob one container per workspace,
+# azblob://pulumi-{platform}?storage_account=<account> (pulumi-platform-dev
+# holds platform-dev and dev). `{stack}` (a container per stack) suits stacks
+# that read no platform stack.
 backend_url() {
-  local url="${PULUMI_BACKEND_URL:-}"
+  local url="${PULUMI_BACKEND_URL:-}" platform=""
   [[ -n "$url" ]] || url="https://api.pulumi.com"
+  if [[ "$url" == *"{platform}"* ]]; then
+    if [[ -f "$ci_root/Pulumi.$1.yaml" ]]; then platform="$(platform_stack_of "$1")" || return; fi
+    platform="${platform##*/}"
+    url="${url//\{platform\}/${platform:-$1}}"
+  fi
   printf '%s\n' "${url//\{stack\}/$1}"
 }

@@ -17,7 +17,7 @@
 # Push modes servicePrincipal and adminUser without baseFromRegistry need
 # neither: the program hands Docker those credentials itself, and Pulumi
 # creates the registry before the push in the same `pulumi up`. A stack
-# without a registry (a container-services-only admin stack) needs nothing.
+# without a registry (a platform stack) needs nothing.
 #
 # Needs an Azure CLI logged in as the pipeline identity, and a Pulumi CLI
 # logged in to the state backend with the stack's secrets set

@@ -20,8 +20,7 @@
 # every other argument stays the program's. Deployments build without it,
 # after the registry login, from the stack's registry.
 #
-# A stack without an image (a container-services-only admin stack) builds
-# nothing. Needs npm ci and Docker with BuildKit; no credentials.
+# A stack without an image (a platform stack) builds nothing. Needs npm ci and Docker with BuildKit; no credentials.
 #
 # Usage: scripts/ci/smoke-build.sh STACK [--base-from-docker-hub]
 set -euo pipefail

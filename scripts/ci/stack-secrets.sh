@@ -23,6 +23,11 @@
 # a preview neither builds nor pushes. The pull secret (AcrPull only) is taken:
 # the stack stores it in a Databricks secret, whose diff compares the value.
 #
+# A platform stack (dcs:kind: platform) holds no secret: it has no registry,
+# no image and no pull secret, and its configuration refuses both keys, so
+# nothing is set for it, even in a job (a preview, the drift check) whose
+# environment holds the pull secret for the team stacks.
+#
 # Needs a logged-in Pulumi CLI (the stack's secrets provider encrypts).
 #
 # Usage: scripts/ci/stack-secrets.sh STACK [--preview]
@@ -40,6 +45,11 @@ preview=false
 (($# == 1)) || preview=true
 # Not a secret: what a preview encrypts into dcs:pushClientSecret when it has none.
 placeholder="preview-placeholder-not-a-credential"
+
+if [[ "$(stack_value "$stack" dcs:kind)" == platform ]]; then
+  printf 'stack-secrets: %s is a platform stack (dcs:kind: platform), which takes no secrets; nothing to set\n' "$stack"
+  exit 0
+fi
 
 set_secret() { # config key, value, what to say
   pulumi config set --secret --stack "$stack" "$1" <<<"$2"

@@ -3,12 +3,19 @@
 # credential that can only read it (ACCESS read: previews, the prod preview
 # the approver sees, drift checks) or also write it (ACCESS write: deployments).
 #
-#   PULUMI_BACKEND_URL (from the CI variables) names the backend; `{stack}` in
-#   it stands for the stack's name, so each stack can keep its state in a
-#   container of its own, which only that stack's deploy identity may write:
-#     azblob://pulumi-{stack}?storage_account=dcsstate
-#   Empty means Pulumi Cloud (https://api.pulumi.com). The resolved URL is set
-#   as PULUMI_BACKEND_URL for the later steps (`pulumi login` reads it).
+#   PULUMI_BACKEND_URL (from the CI variables) names the backend (backend_url
+#   in lib.sh). A team stack reads its platform stack's outputs through a
+#   StackReference, which a self-managed backend resolves only within itself,
+#   so the two share one: `{platform}` in the URL stands for the name of the
+#   stack's platform stack (a platform stack's own name), which gives each
+#   workspace a container of its own, apart from the other workspaces':
+#     azblob://pulumi-{platform}?storage_account=dcsstate
+#   (pulumi-platform-dev holds platform-dev and dev; pulumi-platform-prod
+#   holds platform-prod and prod). `{stack}` stands for the stack's own name
+#   (a container per stack): refused for a team stack whose platform stack it
+#   would put in another backend. Empty means Pulumi Cloud
+#   (https://api.pulumi.com). The resolved URL is set as PULUMI_BACKEND_URL for
+#   the later steps (`pulumi login` reads it).
 #
 #   Azure Blob: a user-delegation SAS for the stack's container, valid three
 #   hours, minted with the Azure CLI session of the job's OIDC / workload
@@ -40,6 +47,14 @@ access="$2"
 log() { printf 'state-login: %s\n' "$*"; }
 
 url="$(backend_url "$stack")"
+platform="$(platform_stack_of "$stack")"
+if [[ -n "$platform" && "$url" != https://* ]]; then
+  platform_url="$(backend_url "${platform##*/}")"
+  if [[ "$platform_url" != "$url" ]]; then
+    echo "state-login: stack $stack reads platform stack $platform through a StackReference, which a self-managed backend resolves only within itself, but PULUMI_BACKEND_URL puts them in two ($url, $platform_url): use {platform} instead of {stack} (azblob://pulumi-{platform}?storage_account=<account>)" >&2
+    exit 1
+  fi
+fi
 ci_set_env PULUMI_BACKEND_URL "$url"
 
 if [[ "$url" != azblob://* ]]; then

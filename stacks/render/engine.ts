@@ -38,6 +38,8 @@ export interface RenderOptions {
   cloud?: CloudMode;
   /** Loads the program; default: a fresh import of stacks/index.ts. */
   load?: () => Promise<Record<string, unknown>>;
+  /** Outputs of referenced stacks, by the name the program gives; replaces rendering them from this repository. */
+  stackReferences?: Record<string, Record<string, unknown>>;
 }
 
 /** A resource as the engine would have received it. */
@@ -62,6 +64,8 @@ export interface RenderedResource {
   deleteBeforeReplace: boolean;
   /** URNs this resource was known by before (the aliases option): state under them is kept, not replaced. */
   aliases: string[];
+  /** Read, not managed: the program reads an existing resource (a StackReference, say). */
+  read?: boolean;
 }
 
 export interface RenderedInvoke {
@@ -269,8 +273,19 @@ interface MonitorRequest {
   getObject(): Parameters<typeof runtimeRpc.deserializeProperties>[0];
 }
 
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProvider(): string;
+  getId(): string;
+  getDependenciesList(): string[];
+  getProperties(): Parameters<typeof runtimeRpc.deserializeProperties>[0];
+}
+
 interface MockMonitorLike {
   registerResource(req: MonitorRequest, callback: unknown): Promise<void>;
+  readResource(req: ReadRequest, callback: unknown): Promise<void>;
   newUrn(parent: string, type: string, name: string): string;
 }
 
@@ -330,7 +345,8 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
   const stackReferences: Record<string, Record<string, unknown>> = {};
   const referenceWarnings: string[] = [];
   const platformRef = (values[`${NAMESPACE}:platform`] as { stack?: string } | undefined)?.stack;
-  if (typeof platformRef === "string") {
+  Object.assign(stackReferences, options.stackReferences ?? {});
+  if (typeof platformRef === "string" && stackReferences[platformRef] === undefined) {
     const refStack = platformRef.split("/").pop() ?? platformRef;
     if (fs.existsSync(path.join(root, `Pulumi.${refStack}.yaml`)) && refStack !== options.stack) {
       const platform = await renderStack({ stack: refStack, projectRoot: root, cloud: mode, load });
@@ -467,6 +483,28 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
         .filter((u) => u !== "" && !/\/v\d{8}[a-z0-9]*:[A-Za-z]+::[^:]*$/.test(u)),
     });
     return register(req, callback);
+  };
+  // Reads (StackReference): recorded as what the program reads, never as something it manages.
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = async (req, callback) => {
+    const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+    records.set(urn, {
+      urn,
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent() || undefined,
+      provider: req.getProvider() || undefined,
+      custom: true,
+      inputs: { ...(runtimeRpc.deserializeProperties(req.getProperties()) as Record<string, unknown>), id: req.getId() },
+      secretInputs: [],
+      dependencies: [...new Set(req.getDependenciesList())].sort(),
+      protect: false,
+      retainOnDelete: false,
+      deleteBeforeReplace: false,
+      aliases: [],
+      read: true,
+    });
+    return read(req, callback);
   };
   // Warnings: without an engine the SDK writes them to the console.
   const warnings: string[] = [];

@@ -57,6 +57,9 @@ const KEY_INPUTS: Record<string, string[]> = {
   "databricks:index/secret:Secret": ["scope", "key", "stringValue"],
   "databricks:index/secretAcl:SecretAcl": ["scope", "principal", "permission"],
   "pulumi:providers:databricks": ["host", "azureWorkspaceResourceId"],
+  "pulumi:pulumi:StackReference": ["name"],
+  "databricks:index/clusterPolicy:ClusterPolicy": ["name"],
+  "databricks:index/permissions:Permissions": ["clusterPolicyId", "accessControls"],
   "databricks:index/workspaceConf:WorkspaceConf": ["customConfig.enableDcs"],
   "databricks:index/workspaceFile:WorkspaceFile": ["path", "contentBase64"],
   "databricks:index/file:File": ["path", "contentBase64"],
@@ -73,6 +76,7 @@ const KEY_INPUTS: Record<string, string[]> = {
     "dockerImage.basicAuth.password",
     "sparkConf",
     "sparkEnvVars.DCS_INIT_SCRIPTS_SHA256",
+    "policyId",
   ],
 };
 
@@ -92,6 +96,7 @@ function keyInputs(res: RenderedResource): string[] {
 
 function flags(res: RenderedResource): string[] {
   return [
+    res.read ? "read, not managed" : "",
     res.protect ? "protected" : "",
     res.retainOnDelete ? "kept on delete" : "",
     res.deleteBeforeReplace ? "replaced delete-first" : "",

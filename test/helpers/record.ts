@@ -17,12 +17,17 @@ export const FAKE_SECRETS: Record<string, string> = {
 };
 
 /** Renders a stack file through the real entry, with fake secrets for what it needs. */
-export async function renderForTest(stack: string, configOverrides: Record<string, unknown> = {}, cloud: CloudMode = "simulated"): Promise<Rendering> {
+export async function renderForTest(
+  stack: string,
+  configOverrides: Record<string, unknown> = {},
+  cloud: CloudMode = "simulated",
+  stackReferences?: Record<string, Record<string, unknown>>,
+): Promise<Rendering> {
   const { values } = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
   const needed = secretKeysNeeded({ ...values, ...configOverrides }).map((k) => `${NAMESPACE}:${k}`);
   const secrets = Object.fromEntries(needed.map((k) => [k, FAKE_SECRETS[k]]));
   vi.resetModules();
-  return renderStack({ stack, configOverrides, secrets, cloud, load: async () => (await import("../../stacks/index")) as Record<string, unknown> });
+  return renderStack({ stack, configOverrides, secrets, cloud, stackReferences, load: async () => (await import("../../stacks/index")) as Record<string, unknown> });
 }
 
 /** Records whatever `declare` creates (one component, typically); `deployer` is who getCurrentUser answers. */
