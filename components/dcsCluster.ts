@@ -5,11 +5,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as databricks from "@pulumi/databricks";
+import { computeSpec, GROUP_ACCESS_MIN_RUNTIME, validateComputePlacement, type ComputeOwner } from "./computeSpec";
 import type { InitScriptBlock } from "./initScripts";
 import { childName, unsupportedRuntimeReason } from "./naming";
 
-/** Access mode custom containers need: dedicated (single user). Shared mode is not supported. */
-export const ACCESS_MODE = "SINGLE_USER";
+export { ACCESS_MODE, clusterLogConf } from "./computeSpec";
 
 /**
  * Tags Databricks sets on every cluster and its VMs itself (Azure Databricks
@@ -49,6 +49,13 @@ export interface DcsClusterArgs {
   autoterminationMinutes?: number;
   /** Owner of the single-user cluster (user email or service principal application id). */
   singleUserName: string;
+  /** Assign the dedicated cluster to this group instead of singleUserName (DBR 15.4+; unverified with custom containers). Default: none. */
+  groupName?: string;
+  /** Worker pool (and driver pool) the cluster draws from. Default: none. */
+  instancePoolId?: pulumi.Input<string>;
+  driverInstancePoolId?: pulumi.Input<string>;
+  /** Azure spot workers with an on-demand driver and fallback. Default: off. */
+  spot?: { maxPrice?: number };
   /** Custom tags (propagate to the Azure VMs). Default: none. */
   customTags?: Record<string, string>;
   /** Environment variables for Spark and the init scripts. Default: none. */
@@ -76,8 +83,15 @@ export function isSecretReference(value: pulumi.Input<string>): value is string 
 }
 
 /** Problems with the sizing arguments, as messages; empty when valid. */
-export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination">): string[] {
-  const problems: string[] = [];
+export function validateClusterArgs(
+  args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination" | "instancePoolId" | "driverInstancePoolId" | "spot" | "groupName" | "sparkVersion">,
+): string[] {
+  const problems: string[] = [...validateComputePlacement(args)];
+  if (args.groupName !== undefined && args.sparkVersion !== undefined) {
+    const [major, minor] = args.sparkVersion.split(".").map(Number);
+    const [minMajor, minMinor] = GROUP_ACCESS_MIN_RUNTIME.split(".").map(Number);
+    if (major < minMajor || (major === minMajor && minor < minMinor)) problems.push(`a cluster dedicated to a group needs runtime ${GROUP_ACCESS_MIN_RUNTIME} or later (got ${args.sparkVersion})`);
+  }
   if (!isSecretReference(args.pullPassword)) problems.push("pullPassword must be a {{secrets/<scope>/<key>}} reference, not a secret value");
   const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.some((r) => r.toLowerCase() === k.toLowerCase()));
   if (reserved.length > 0) problems.push(`custom tags ${reserved.join(", ")} are reserved by Databricks`);
@@ -87,14 +101,6 @@ export function validateClusterArgs(args: Pick<DcsClusterArgs, "numWorkers" | "a
   if ((args.initScripts?.length ?? 0) > 10) problems.push("a cluster runs at most 10 init scripts");
   if (args.logDestination !== undefined && !/^(\/Volumes\/|dbfs:\/)/.test(args.logDestination)) problems.push(`log destination ${args.logDestination} is neither /Volumes/... nor dbfs:/...`);
   return problems;
-}
-
-/** The cluster's `clusterLogConf` block for a log destination (a Unity Catalog volume folder or DBFS). */
-export function clusterLogConf(destination: string | undefined): { volumes: { destination: string } } | { dbfs: { destination: string } } | undefined {
-  if (destination === undefined) return undefined;
-  if (destination.startsWith("/Volumes/")) return { volumes: { destination } };
-  if (destination.startsWith("dbfs:/")) return { dbfs: { destination } };
-  throw new Error(`log destination ${destination} is neither /Volumes/... nor dbfs:/...`);
 }
 
 /** Checks a looked-up runtime against the image's; returns it or throws with the key to set. */
@@ -129,35 +135,39 @@ export class DcsCluster extends pulumi.ComponentResource {
         : databricks
             .getSparkVersionOutput({ longTermSupport: true, latest: true, ml: false, genomics: false, gpu: false, photon: false }, invokeOpts)
             .apply((r) => checkRuntime(r.id, args.expectedRuntime));
+    // A pooled cluster takes its node types from the pool: no lookup.
     const nodeType =
-      args.nodeType !== undefined
-        ? pulumi.output(args.nodeType)
+      args.nodeType !== undefined || args.instancePoolId !== undefined
+        ? pulumi.output(args.nodeType ?? "")
         : databricks.getNodeTypeOutput({ minCores: args.minCores ?? 4, minMemoryGb: args.minMemoryGb ?? 16, localDisk: true }, invokeOpts).apply((r) => r.id);
 
+    const owner: ComputeOwner = args.groupName !== undefined ? { group: args.groupName } : { user: args.singleUserName };
     const cluster = new databricks.Cluster(
       childName(name, "cluster"),
       {
         clusterName: args.clusterName,
-        sparkVersion,
-        nodeTypeId: nodeType,
-        driverNodeTypeId: args.driverNodeType ?? nodeType,
-        numWorkers: args.numWorkers,
-        autoscale: args.autoscale,
         autoterminationMinutes: args.autoterminationMinutes ?? 30,
-        dataSecurityMode: ACCESS_MODE,
-        singleUserName: args.singleUserName,
-        dockerImage: {
-          url: args.imageRef,
-          // A reference, resolved by Databricks at start with the owner's READ on the scope:
-          // not a secret itself, so the image URL stays reviewable in previews.
-          basicAuth: { username: args.pullUsername, password: args.pullPassword },
-        },
-        initScripts: args.initScripts ?? [],
-        customTags: args.customTags ?? {},
-        sparkEnvVars: args.sparkEnvVars ?? {},
-        sparkConf: args.sparkConf ?? {},
-        clusterLogConf: clusterLogConf(args.logDestination),
-        policyId: args.policyId,
+        ...(computeSpec({
+          imageRef: args.imageRef,
+          pullUsername: args.pullUsername,
+          pullPassword: args.pullPassword,
+          sparkVersion,
+          nodeType,
+          driverNodeType: args.driverNodeType,
+          numWorkers: args.numWorkers,
+          autoscale: args.autoscale,
+          owner,
+          initScripts: args.initScripts,
+          customTags: args.customTags,
+          sparkEnvVars: args.sparkEnvVars,
+          sparkConf: args.sparkConf,
+          logDestination: args.logDestination,
+          policyId: args.policyId,
+          instancePoolId: args.instancePoolId,
+          driverInstancePoolId: args.driverInstancePoolId,
+          spot: args.spot,
+        }) as Partial<databricks.ClusterArgs>),
+        sparkVersion,
       },
       { parent: this, provider, dependsOn: args.dependsOn ?? [] },
     );
