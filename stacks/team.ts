@@ -138,7 +138,8 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     credentials: pushCredentials,
     dependsOn: registry.pushReady ? [registry.pushReady] : [],
   });
-  const imageRef = team.cluster.imageReference === "tag" ? image.imageName : image.digestRef;
+  const imageRefOf = (mode: "digest" | "tag") => (mode === "tag" ? image.imageName : image.digestRef);
+  const clusterEntries = Object.entries(team.clusters);
 
   new RegistryRetention("registry-retention", {
     registryName: registry.registryName,
@@ -152,7 +153,9 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   });
 
   // 3. The pull secret: declared in a scope of this stack, or kept by someone else.
-  const readers = readersOf(team.cluster.singleUserName, team.pullSecret.readers);
+  // Whoever starts a cluster reads the secret: every cluster's owner and group, and the listed readers.
+  const owners = clusterEntries.flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]);
+  const readers = readersOf(owners[0], [...owners.slice(1), ...team.pullSecret.readers]);
   const pullSecret = new PullSecret(
     "pull-secret",
     team.pullIdentity.secretReference !== undefined
@@ -176,53 +179,64 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     provider: workspace,
   });
 
-  // 5. The cluster: waits for the switch (when this stack owns it), the applied AcrPull grant,
-  // the secret and its READ grants, and the uploads.
-  const cluster = new DcsCluster("cluster", {
-    clusterName: team.cluster.name ?? `${team.team}-dask-${team.stack}`,
-    imageRef,
-    pullUsername: team.pullIdentity.clientId,
-    pullPassword: pullSecret.reference,
-    initScripts: initScripts.blocks,
-    sparkVersion: team.cluster.sparkVersion,
-    expectedRuntime: runtimeOfImageTag(team.image.runtime),
-    nodeType: team.cluster.nodeType,
-    driverNodeType: team.cluster.driverNodeType,
-    minCores: team.cluster.minCores,
-    minMemoryGb: team.cluster.minMemoryGb,
-    numWorkers: team.cluster.numWorkers,
-    autoscale: team.cluster.autoscale,
-    autoterminationMinutes: team.cluster.autoterminationMinutes,
-    singleUserName: team.cluster.singleUserName,
-    customTags: { ...team.cluster.tags, ...tags, ...(team.cluster.longRunning ? { longRunning: "true" } : {}) },
-    sparkEnvVars: { ...team.cluster.sparkEnvVars, ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash },
-    sparkConf: initScripts.sparkConf,
-    logDestination: team.cluster.logDestination,
-    policyId: policy?.policyId,
-    dependsOn: [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads],
-    provider: workspace,
+  const poolIds: Record<string, pulumi.Output<string>> = {};
+
+  // 5. The clusters: each waits for the switch (when this stack owns it), the applied AcrPull
+  // grant, the secret and its READ grants, and the uploads.
+  const sharedEnv = { ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash };
+  const waitFor = [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads];
+  const clusters = clusterEntries.map(([name, cl]) => {
+    const cluster = new DcsCluster(`cluster-${name}`, {
+      clusterName: cl.name ?? `${team.team}-${name}-${team.stack}`,
+      imageRef: imageRefOf(cl.imageReference),
+      pullUsername: team.pullIdentity.clientId,
+      pullPassword: pullSecret.reference,
+      initScripts: initScripts.blocks,
+      sparkVersion: cl.sparkVersion,
+      expectedRuntime: runtimeOfImageTag(team.image.runtime),
+      nodeType: cl.nodeType,
+      driverNodeType: cl.driverNodeType,
+      minCores: cl.minCores,
+      minMemoryGb: cl.minMemoryGb,
+      numWorkers: cl.numWorkers,
+      autoscale: cl.autoscale,
+      autoterminationMinutes: cl.autoterminationMinutes,
+      singleUserName: cl.singleUserName,
+      groupName: cl.groupName,
+      spot: cl.spot ? { maxPrice: cl.spotMaxPrice } : undefined,
+      instancePoolId: cl.pool ? poolIds[cl.pool.workers] : undefined,
+      driverInstancePoolId: cl.pool?.driver ? poolIds[cl.pool.driver] : undefined,
+      customTags: { ...cl.tags, ...tags, ...(cl.longRunning ? { longRunning: "true" } : {}) },
+      sparkEnvVars: { ...cl.sparkEnvVars, ...sharedEnv },
+      sparkConf: initScripts.sparkConf,
+      logDestination: cl.logDestination,
+      policyId: policy?.policyId,
+      dependsOn: waitFor,
+      provider: workspace,
+    });
+    const dashboardUrl = pulumi.all([info, cluster.clusterId]).apply(([w, id]) => driverProxyUrl(w.host, w.orgId, id, team.dask.dashboardPort));
+    return { name, cl, cluster, dashboardUrl };
   });
 
   const prerequisites = [...pullSecret.prerequisites];
-  const logs = team.cluster.logDestination;
-  if (logs?.startsWith("/Volumes/")) {
+  for (const { cl } of clusters) {
+    const logs = cl.logDestination;
+    if (!logs?.startsWith("/Volumes/")) continue;
     const [catalog, schema, volume] = logs.split("/").slice(2, 5);
-    prerequisites.push(
-      `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${team.cluster.singleUserName} holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`,
-    );
+    const line = `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${cl.groupName ?? cl.singleUserName} holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`;
+    if (!prerequisites.includes(line)) prerequisites.push(line);
   }
+  const first = clusters[0];
 
   return {
     containerServicesManaged: ws.containerServicesManaged,
     registryLoginServer: registry.loginServer,
-    imageRef,
+    imageRef: imageRefOf(first.cl.imageReference),
     imageTag: image.tag,
     pullSecretReference: pullSecret.reference,
     externalPrerequisites: prerequisites,
     initScriptDestinations: pulumi.output(initScripts.destinations),
-    clusterId: cluster.clusterId,
-    clusterUrl: cluster.url,
-    daskDashboardUrl: pulumi.all([info, cluster.clusterId]).apply(([w, id]) => driverProxyUrl(w.host, w.orgId, id, team.dask.dashboardPort)),
+    clusters: pulumi.output(Object.fromEntries(clusters.map(({ name, cluster, dashboardUrl }) => [name, { id: cluster.clusterId, url: cluster.url, dashboardUrl }]))),
   };
 }
 

@@ -13,9 +13,14 @@
  * - each rule of issue 10 (least privilege, pinned runtimes, the exact change
  *   that deploys), read from the workflow files themselves: describe blocks
  *   "issue 10: ...";
+ * - issue 12's two kinds of stack: the platform pipelines deploy only platform
+ *   stacks (dcs:kind: platform) with the workspace-admin identities, the team
+ *   pipelines only team stacks (dcs:platform.stack) without them, platform
+ *   before team wherever both appear: describe block "issue 12: ...";
  * - the scripts in scripts/ci behave, against fake `pulumi` and `az` commands
  *   (stack-secrets.sh, state-login.sh, databricks-auth.sh, tool-versions.sh
- *   here; the deployment scripts in test/ci-scripts.test.ts).
+ *   here; the deployment scripts and lib.sh's stack_workspace in
+ *   test/ci-scripts.test.ts).
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
@@ -244,9 +249,9 @@ const pulumiVersion = () => read(".devcontainer/pulumi-version").trim();
 describe("pipeline files", () => {
   it("exist and parse: GitHub workflows, Azure DevOps pipelines and templates", () => {
     expect(WORKFLOWS).toEqual(
-      expect.arrayContaining([".github/workflows/pull-request.yml", ".github/workflows/deploy.yml", ".github/workflows/deploy-stack.yml", ".github/workflows/platform-admin.yml", ".github/workflows/drift.yml"]),
+      expect.arrayContaining([".github/workflows/pull-request.yml", ".github/workflows/deploy.yml", ".github/workflows/deploy-stack.yml", ".github/workflows/platform.yml", ".github/workflows/drift.yml"]),
     );
-    expect(ADO).toEqual(expect.arrayContaining(["azure-pipelines.yml", ".azure-pipelines/pulumi-steps.yml", ".azure-pipelines/platform-admin.yml", ".azure-pipelines/drift.yml"]));
+    expect(ADO).toEqual(expect.arrayContaining(["azure-pipelines.yml", ".azure-pipelines/pulumi-steps.yml", ".azure-pipelines/platform.yml", ".azure-pipelines/drift.yml"]));
     for (const file of [...WORKFLOWS, ...ADO]) {
       expect(load(file), file).toBeTypeOf("object");
       const callsOnly = Object.values(jobsOf(file)).length > 0 && Object.values(jobsOf(file)).every((j) => typeof j.uses === "string");
@@ -394,7 +399,7 @@ describe("the pull-request path needs no secret", () => {
       expect(job.if, `${name} also runs in the merge queue and for forks`).toBeUndefined();
     }
     const render = jobs.render;
-    expect((render.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod", "admin"] });
+    expect((render.strategy as Obj).matrix).toEqual({ stack: ["platform-dev", "platform-prod", "dev", "prod"] });
     const renderShell = steps(render).map(shellOf).join("\n");
     expect(renderShell).toMatch(/render-diff\.sh "\$STACK" "\$BASE_SHA" "out\/\$STACK" \| tee -a "\$GITHUB_STEP_SUMMARY"/);
     expect(steps(render).find((s) => shellOf(s).includes("render-diff"))!.env).toMatchObject({ BASE_SHA: "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}" });
@@ -412,7 +417,7 @@ describe("the pull-request path needs no secret", () => {
     expect(env.PREVIEW_CLIENT_ID).toBe("${{ vars.AZURE_PREVIEW_CLIENT_ID }}");
     expect(shellOf(steps(credentials)[0])).toMatch(/SAME_REPOSITORY" == true && "\$DEPENDABOT" != true/);
     expect(JSON.stringify(credentials)).not.toMatch(/secrets\./);
-    expect((preview.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod"] });
+    expect((preview.strategy as Obj).matrix).toEqual({ stack: ["platform-dev", "platform-prod", "dev", "prod"] });
     const action = steps(preview).find((s) => pulumiStepCommand(s))!;
     expect(action.with).toMatchObject({ command: "preview", "comment-on-pr": true, diff: true, policyPacks: "policy" });
   });
@@ -444,7 +449,7 @@ describe("the pull-request path needs no secret", () => {
 });
 
 describe("deployments", () => {
-  it("GitHub: pushes to main deploy dev, then prod behind the prod environment; the admin stack behind platform-admin", () => {
+  it("GitHub: pushes to main deploy dev, then prod behind the prod environment; the platform stacks, platform-dev then platform-prod, behind the platform admins' environments", () => {
     const deploy = load(".github/workflows/deploy.yml");
     expect(Object.keys(deploy.on as Obj).sort()).toEqual(["push", "workflow_dispatch"]);
     expect(((deploy.on as Obj).push as Obj).branches).toEqual(["main"]);
@@ -452,12 +457,16 @@ describe("deployments", () => {
     expect(jobs.dev.with).toEqual({ stack: "dev", environment: "dev" });
     expect(jobs.prod.with).toEqual({ stack: "prod", environment: "prod", "approved-change": "approved-change-prod" });
     expect(jobs.prod.needs).toEqual(["dev", "prod-preview"]);
-    const admin = load(".github/workflows/platform-admin.yml");
-    expect((admin.on as Obj).push).toEqual({ branches: ["main"], paths: ["Pulumi.admin.yaml"] });
-    const adminJob = Object.values(jobsOf(".github/workflows/platform-admin.yml"))[0];
-    expect(adminJob.with).toMatchObject({ environment: "platform-admin", image: false });
-    const choices = ((((admin.on as Obj).workflow_dispatch as Obj).inputs as Obj).stack as Obj).options as string[];
-    for (const stack of choices) expect(load(`Pulumi.${stack}.yaml`).config, `${stack} is container-services-only`).toMatchObject({ "dcs:containerServices": { manage: true, only: true } });
+    const platform = load(".github/workflows/platform.yml");
+    expect(Object.keys(platform.on as Obj).sort()).toEqual(["push", "workflow_dispatch"]);
+    expect(((platform.on as Obj).push as Obj).branches).toEqual(["main"]);
+    expect(((platform.on as Obj).push as Obj).paths).toEqual(expect.arrayContaining(["Pulumi.platform-dev.yaml", "Pulumi.platform-prod.yaml"]));
+    const platformJobs = jobsOf(".github/workflows/platform.yml");
+    expect(platformJobs["platform-dev"].with).toEqual({ stack: "platform-dev", environment: "platform-admin-dev", image: false });
+    expect(platformJobs["platform-prod"].with).toEqual({ stack: "platform-prod", environment: "platform-admin-prod", image: false });
+    expect(platformJobs["platform-prod"].needs).toEqual(["platform-dev"]);
+    // A platform stack holds no secret: only the passphrase of its state reaches its deployment.
+    for (const job of Object.values(platformJobs)) expect(job.secrets).toEqual({ PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
     const up = jobsOf(".github/workflows/deploy-stack.yml").up;
     expect(up.environment).toBe("${{ inputs.environment }}");
     const docs = read("docs/gitops.md");
@@ -561,10 +570,18 @@ describe("deployments", () => {
     expect(((dev.jobs as Obj[])[0] as Obj).environment).toBe("dcs-dev");
     expect(((prod.jobs as Obj[])[0] as Obj).environment).toBe("dcs-prod");
     for (const stage of [dev, prod]) expect(((stage.jobs as Obj[])[0] as Obj).deployment).toBeDefined();
-    const admin = load(".azure-pipelines/platform-admin.yml");
-    expect(admin.pr).toBe("none");
-    expect(admin.lockBehavior).toBe("sequential");
-    expect(JSON.stringify(admin.stages)).toContain('"environment":"dcs-platform-admin"');
+    const platform = load(".azure-pipelines/platform.yml");
+    expect(platform.pr).toBe("none");
+    expect(platform.lockBehavior).toBe("sequential");
+    expect(((platform.trigger as Obj).branches as Obj).include).toEqual(["main"]);
+    const platformStages = platform.stages as Obj[];
+    expect(platformStages.map((st) => st.stage)).toEqual(["platform_dev", "platform_prod"]);
+    expect(platformStages[1].dependsOn).toEqual(["platform_dev"]);
+    expect(String(platformStages[1].condition)).toMatch(/^and\(succeeded\(\)/);
+    expect(platformStages.map((st) => ((st.jobs as Obj[])[0] as Obj).environment)).toEqual(["dcs-platform-admin-dev", "dcs-platform-admin-prod"]);
+    // The same trigger as GitHub's platform.yml (Azure DevOps filters by path prefix: a folder stands for folder/**).
+    const ghPaths = ((load(".github/workflows/platform.yml").on as Obj).push as Obj).paths as string[];
+    expect(((platform.trigger as Obj).paths as Obj).include).toEqual(ghPaths.map((p) => p.replace(/\/\*\*$/, "")));
     for (const file of ADO) {
       walkStrings(load(file), (s, keys) => {
         if (keys.at(-1) === "azureSubscription") expect(s, `${file}: service connections resolve at compile time`).toMatch(/^\$\{\{ parameters\.\w+ \}\}$/);
@@ -659,7 +676,7 @@ describe("issue 10: previews never hold deploy credentials (item 1)", () => {
       if (job.deployment) {
         expect(job.environment, who).toBeDefined();
         expect(groups, who).toHaveLength(1);
-        expect(groups[0], who).toMatch(/^dcs-platform-(dev|prod|admin)$/);
+        expect(groups[0], who).toMatch(/^dcs-platform-(dev|prod|admin-dev|admin-prod)$/);
       } else {
         expect(groups.every((g) => g === "dcs-platform-read"), `${who}: ${groups.join(", ")}`).toBe(true);
       }
@@ -678,9 +695,23 @@ describe("issue 10: previews never hold deploy credentials (item 1)", () => {
   it("docs/gitops.md lists every identity with its roles and why, on both systems", () => {
     const docs = read("docs/gitops.md");
     const table = docs.slice(docs.indexOf("## Identities"), docs.indexOf("\n## ", docs.indexOf("## Identities") + 5));
-    for (const identity of ["preview", "verify", "deploy (dev)", "deploy (prod)", "platform admin"]) expect(table, identity).toContain(`| ${identity} |`);
-    for (const right of ["Reader", "Storage Blob Data Reader", "Storage Blob Data Contributor", "AcrPush", "Stack Read", "Stack Write", "MANAGE"]) expect(table, right).toContain(right);
-    for (const name of ["AZURE_PREVIEW_CLIENT_ID", "AZURE_VERIFY_CLIENT_ID", "PULUMI_READ_TEAM", "PULUMI_TEAM", "dcs-platform-read", "dcs-platform-preview", "dcs-platform-verify", "dcs-platform-dev", "dcs-platform-prod"]) {
+    for (const identity of ["preview", "verify", "deploy (dev)", "deploy (prod)", "platform admin (platform-dev)", "platform admin (platform-prod)"]) expect(table, identity).toContain(`| ${identity} |`);
+    for (const right of ["Reader", "Storage Blob Data Reader", "Storage Blob Data Contributor", "AcrPush", "Stack Read", "Stack Write", "MANAGE", "CAN_USE"]) expect(table, right).toContain(right);
+    for (const name of [
+      "AZURE_PREVIEW_CLIENT_ID",
+      "AZURE_VERIFY_CLIENT_ID",
+      "PULUMI_READ_TEAM",
+      "PULUMI_TEAM",
+      "dcs-platform-read",
+      "dcs-platform-preview",
+      "dcs-platform-verify",
+      "dcs-platform-dev",
+      "dcs-platform-prod",
+      "dcs-platform-admin-dev",
+      "dcs-platform-admin-prod",
+      "platform-admin-dev",
+      "platform-admin-prod",
+    ]) {
       expect(docs, name).toContain(name);
     }
   });
@@ -697,17 +728,18 @@ describe("issue 10: deployments run only for main; prod state apart from dev's (
 
   it("Azure DevOps: every stage or job with a deploy credential runs on main only", () => {
     for (const stage of adoStages().filter((s) => s.stage !== "pull_request")) expect(String(stage.condition), String(stage.stage)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
-    for (const stage of load(".azure-pipelines/platform-admin.yml").stages as Obj[]) expect(String(stage.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
+    for (const stage of load(".azure-pipelines/platform.yml").stages as Obj[]) expect(String(stage.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
     for (const job of load(".azure-pipelines/drift.yml").jobs as Obj[]) expect(String(job.condition)).toContain("eq(variables['Build.SourceBranch'], 'refs/heads/main')");
     const docs = read("docs/gitops.md");
     expect(docs).toMatch(/Branch control/);
   });
 
-  it("each stack's state is its own: the backend URL takes {stack}, and each deployment writes only its own", () => {
+  it("each workspace's state is its own: the backend URL takes {platform} (a team stack shares its platform stack's backend), and each deployment writes only its own stack", () => {
     const lib = read("scripts/ci/lib.sh");
     expect(lib).toMatch(/backend_url\(\) \{[\s\S]*\$\{url\/\/\\\{stack\\\}\/\$1\}/);
+    expect(lib).toMatch(/backend_url\(\) \{[\s\S]*\$\{url\/\/\\\{platform\\\}\//);
     const docs = read("docs/gitops.md");
-    expect(docs).toContain("azblob://pulumi-{stack}?storage_account=");
+    expect(docs).toContain("azblob://pulumi-{platform}?storage_account=");
     expect(docs).toMatch(/Stack Write[^|\n]*only/);
   });
 });
@@ -904,7 +936,7 @@ describe("issue 10: drift is detected; up refreshes first (item 10)", () => {
     const drift = load(".github/workflows/drift.yml");
     expect(Object.keys(drift.on as Obj).sort()).toEqual(["schedule", "workflow_dispatch"]);
     const job = jobsOf(".github/workflows/drift.yml").drift;
-    expect((job.strategy as Obj).matrix).toEqual({ stack: ["dev", "prod", "admin"] });
+    expect((job.strategy as Obj).matrix).toEqual({ stack: ["platform-dev", "platform-prod", "dev", "prod"] });
     expect(steps(job).map(shellOf)).toContain('bash scripts/ci/preview-change.sh drift "$STACK" | tee -a "$GITHUB_STEP_SUMMARY"');
     expect(read("scripts/ci/preview-change.sh")).toContain("pulumi preview --stack \"$stack\" --refresh --expect-no-changes --json --policy-pack policy");
   });
@@ -915,7 +947,7 @@ describe("issue 10: drift is detected; up refreshes first (item 10)", () => {
     expect(drift.pr).toBe("none");
     expect((drift.schedules as Obj[])[0]).toMatchObject({ branches: { include: ["main"] }, always: true });
     const job = (drift.jobs as Obj[])[0];
-    expect(Object.keys(((job.strategy as Obj).matrix as Obj))).toEqual(["dev", "prod", "admin"]);
+    expect(((job.strategy as Obj).matrix as Obj)).toEqual({ platform_dev: { STACK: "platform-dev" }, platform_prod: { STACK: "platform-prod" }, dev: { STACK: "dev" }, prod: { STACK: "prod" } });
     expect(groupsOf(job)).toEqual(["dcs-platform-read"]);
     expect(adoSteps({ command: "drift" }).map(shellOf).join("\n")).toMatch(/preview-change\.sh drift "\$STACK" >"\$summary"[\s\S]*uploadsummary/);
   });
@@ -939,6 +971,181 @@ describe("issue 10: PR comments with the job token; outputs in the summary (item
     expect(gh).toContain('bash scripts/ci/outputs-summary.sh "$STACK" | tee -a "$GITHUB_STEP_SUMMARY"');
     const ado = adoSteps({ command: "up" }).map(shellOf).join("\n");
     expect(ado).toMatch(/outputs-summary\.sh "\$STACK" \| tee "\$summary"\necho "##vso\[task\.uploadsummary\]\$summary"/);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Issue 12: two kinds of stack, each deployed by its own pipelines.
+
+/** The committed stacks (Pulumi.<stack>.yaml in Git: temporary stack files of other tests do not count). */
+function committedStacks(): string[] {
+  const r = spawnSync("git", ["ls-files", "Pulumi.*.yaml"], { cwd: ROOT, encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.split("\n").filter((f) => /^Pulumi\.[\w-]+\.yaml$/.test(f) && fs.existsSync(path.join(ROOT, f))).map((f) => f.slice("Pulumi.".length, -".yaml".length));
+}
+const stackConfig = (stack: string) => (load(`Pulumi.${stack}.yaml`).config ?? {}) as Obj;
+/** A platform stack (dcs:kind: platform), a team stack (it names one in dcs:platform.stack), or a stack on its own. */
+function stackKind(stack: string): "platform" | "team" | "alone" {
+  const config = stackConfig(stack);
+  if (config["dcs:kind"] === "platform") return "platform";
+  return isObj(config["dcs:platform"]) && typeof config["dcs:platform"].stack === "string" ? "team" : "alone";
+}
+/** The platform stack a team stack names: the last path segment of dcs:platform.stack. */
+const platformOf = (stack: string) => String((stackConfig(stack)["dcs:platform"] as Obj).stack).split("/").at(-1)!;
+
+/** What a GitHub workflow deploys: for each job calling deploy-stack.yml, its stack and environment, in job order. */
+const ghDeploys = (file: string) =>
+  Object.entries(jobsOf(file))
+    .filter(([, job]) => job.uses === "./.github/workflows/deploy-stack.yml")
+    .map(([name, job]) => ({ name, job, stack: String((job.with as Obj).stack), environment: String((job.with as Obj).environment) }));
+/** What an Azure DevOps pipeline deploys: each deployment job, its stack (variable STACK), environment, group and service connection. */
+const adoDeploys = (file: string) => {
+  const doc = load(file);
+  const connections = Object.fromEntries(((doc.variables ?? []) as Obj[]).filter((v) => isObj(v) && v.name).map((v) => [String(v.name), String(v.value)]));
+  return ((doc.stages ?? []) as Obj[]).flatMap((stage) =>
+    ((stage.jobs ?? []) as Obj[])
+      .filter((job) => job.deployment)
+      .map((job) => {
+        const connection = /azureConnection: \$\{\{ variables\.(\w+) \}\}/.exec(read(file).slice(read(file).indexOf(`environment: ${String(job.environment)}`)))?.[1] ?? "";
+        return {
+          stage: String(stage.stage),
+          dependsOn: (stage.dependsOn ?? []) as string[],
+          stack: String((((job.variables ?? []) as Obj[]).find((v) => v.name === "STACK") ?? {}).value),
+          environment: String(job.environment),
+          groups: groupsOf(job),
+          connection: connections[connection] ?? "",
+        };
+      }),
+  );
+};
+/** The stacks a matrix lists, in order: GitHub `stack: [...]`, Azure DevOps `<key>: { STACK }`. */
+function matrixStacks(job: Obj): string[] {
+  const matrix = (job.strategy as Obj).matrix as Obj;
+  return Array.isArray(matrix.stack) ? (matrix.stack as string[]) : Object.values(matrix).map((v) => String((v as Obj).STACK));
+}
+const adoJob = (file: string, name: string) => {
+  const doc = load(file);
+  const jobs = ((doc.stages as Obj[] | undefined) ?? [{ jobs: doc.jobs }]).flatMap((st) => st.jobs as Obj[]);
+  return jobs.find((j) => j.job === name)!;
+};
+const PLATFORM_PIPELINES = { github: ".github/workflows/platform.yml", ado: ".azure-pipelines/platform.yml" };
+const TEAM_PIPELINES = { github: ".github/workflows/deploy.yml", ado: "azure-pipelines.yml" };
+
+describe("issue 12: platform stacks and team stacks, each deployed by its own pipelines", () => {
+  it("the committed stacks are two platform stacks and two team stacks, each team stack naming a committed platform stack and no workspace of its own", () => {
+    const stacks = committedStacks();
+    expect(stacks.filter((st) => stackKind(st) === "platform").sort()).toEqual(["platform-dev", "platform-prod"]);
+    expect(stacks.filter((st) => stackKind(st) === "team").sort()).toEqual(["dev", "prod"]);
+    expect(stacks.filter((st) => stackKind(st) === "alone")).toEqual([]);
+    for (const team of ["dev", "prod"]) {
+      expect(platformOf(team)).toBe(`platform-${team}`);
+      expect(stackConfig(team), `${team} names no workspace: its platform stack does`).not.toHaveProperty("dcs:workspace");
+      expect((stackConfig(team)["dcs:containerServices"] as Obj | undefined)?.manage, `${team} never manages the switch`).not.toBe(true);
+    }
+    for (const platform of ["platform-dev", "platform-prod"]) expect(stackConfig(platform)).toMatchObject({ "dcs:containerServices": { manage: true } });
+  });
+
+  it("the platform pipelines deploy only platform stacks, each in an environment of its own holding that workspace's admin identity", () => {
+    const gh = ghDeploys(PLATFORM_PIPELINES.github);
+    expect(gh.map((d) => d.stack)).toEqual(["platform-dev", "platform-prod"]);
+    for (const d of gh) {
+      expect(stackKind(d.stack), d.stack).toBe("platform");
+      expect(d.environment, d.stack).toBe(`platform-admin-${d.stack.replace(/^platform-/, "")}`);
+      expect((d.job.with as Obj).image, `${d.stack} has no image`).toBe(false);
+    }
+    const ado = adoDeploys(PLATFORM_PIPELINES.ado);
+    expect(ado.map((d) => d.stack)).toEqual(["platform-dev", "platform-prod"]);
+    for (const d of ado) {
+      expect(stackKind(d.stack), d.stack).toBe("platform");
+      const admin = `dcs-platform-admin-${d.stack.replace(/^platform-/, "")}`;
+      expect([d.environment, d.connection, ...d.groups], d.stack).toEqual([admin, admin, admin]);
+    }
+    expect(JSON.stringify(load(PLATFORM_PIPELINES.ado)), "no image: no registry, build or cluster check").not.toContain('"image":true');
+  });
+
+  it("the team pipelines deploy only team stacks; no other pipeline deploys anything", () => {
+    const gh = ghDeploys(TEAM_PIPELINES.github);
+    expect(gh.map((d) => d.stack)).toEqual(["dev", "prod"]);
+    for (const d of gh) expect(stackKind(d.stack), d.stack).toBe("team");
+    const ado = adoDeploys(TEAM_PIPELINES.ado);
+    expect(ado.map((d) => d.stack)).toEqual(["dev", "prod"]);
+    for (const d of ado) expect(stackKind(d.stack), d.stack).toBe("team");
+    for (const file of WORKFLOWS.filter((f) => ![PLATFORM_PIPELINES.github, TEAM_PIPELINES.github].includes(f))) expect(ghDeploys(file), file).toEqual([]);
+    for (const file of ADO.filter((f) => ![PLATFORM_PIPELINES.ado, TEAM_PIPELINES.ado, ".azure-pipelines/pulumi-steps.yml"].includes(f))) expect(adoDeploys(file), file).toEqual([]);
+    // Every committed stack is deployed, by the pipelines of its kind, on both systems.
+    const deployed = [...ghDeploys(PLATFORM_PIPELINES.github), ...gh].map((d) => d.stack).sort();
+    expect(deployed).toEqual(committedStacks().sort());
+    expect([...adoDeploys(PLATFORM_PIPELINES.ado), ...ado].map((d) => d.stack).sort()).toEqual(deployed);
+  });
+
+  it("no team deploy job holds a workspace-admin identity: the platform admins' environments, service connections and variable groups appear only in the platform pipelines", () => {
+    const ghAdmin = ghDeploys(PLATFORM_PIPELINES.github).map((d) => d.environment);
+    const adoAdmin = adoDeploys(PLATFORM_PIPELINES.ado).flatMap((d) => [d.environment, d.connection, ...d.groups]);
+    expect(ghAdmin.length).toBe(2);
+    for (const d of ghDeploys(TEAM_PIPELINES.github)) {
+      expect(d.environment, d.stack).toBe(d.stack);
+      expect(ghAdmin, d.stack).not.toContain(d.environment);
+    }
+    for (const file of WORKFLOWS.filter((f) => f !== PLATFORM_PIPELINES.github)) {
+      for (const env of ghAdmin) expect(read(file), `${file} names ${env}`).not.toContain(env);
+    }
+    for (const d of adoDeploys(TEAM_PIPELINES.ado)) {
+      for (const credential of [d.environment, d.connection, ...d.groups]) expect(credential, d.stack).not.toMatch(/admin/);
+    }
+    for (const file of ADO.filter((f) => f !== PLATFORM_PIPELINES.ado)) {
+      for (const name of adoAdmin) expect(read(file), `${file} names ${name}`).not.toContain(name);
+    }
+    // The identity table says so too.
+    const docs = read("docs/gitops.md");
+    const rows = docs.split("\n").filter((l) => l.startsWith("| "));
+    for (const team of ["deploy (dev)", "deploy (prod)"]) expect(rows.find((r) => r.startsWith(`| ${team} |`)), team).toMatch(/not a workspace admin/);
+    for (const ws of ["dev", "prod"]) expect(rows.find((r) => r.startsWith(`| platform admin (platform-${ws}) |`)), ws).toMatch(new RegExp(`workspace admin of the ${ws} workspace, and of no other`));
+  });
+
+  it("platform before team wherever both appear: renderings, previews and drift checks list each platform stack before its team stacks; the platform stacks deploy platform-dev then platform-prod", () => {
+    const lists: [string, string[]][] = [
+      ["GitHub render", matrixStacks(jobsOf(".github/workflows/pull-request.yml").render)],
+      ["GitHub preview", matrixStacks(jobsOf(".github/workflows/pull-request.yml").preview)],
+      ["GitHub drift", matrixStacks(jobsOf(".github/workflows/drift.yml").drift)],
+      ["Azure DevOps render", matrixStacks(adoJob("azure-pipelines.yml", "render"))],
+      ["Azure DevOps preview", matrixStacks(adoJob("azure-pipelines.yml", "preview"))],
+      ["Azure DevOps drift", matrixStacks(adoJob(".azure-pipelines/drift.yml", "drift"))],
+    ];
+    for (const [what, stacks] of lists) {
+      expect([...stacks].sort(), `${what} covers every stack`).toEqual(committedStacks().sort());
+      const lastPlatform = Math.max(...stacks.map((st, i) => (stackKind(st) === "platform" ? i : -1)));
+      const firstTeam = Math.min(...stacks.map((st, i) => (stackKind(st) === "team" ? i : Infinity)));
+      expect(lastPlatform, `${what}: ${stacks.join(", ")}`).toBeLessThan(firstTeam);
+      for (const team of stacks.filter((st) => stackKind(st) === "team")) expect(stacks.indexOf(platformOf(team)), `${what}: ${platformOf(team)} before ${team}`).toBeLessThan(stacks.indexOf(team));
+    }
+    // Azure DevOps matrix keys are identifiers (letters, digits, underscores), not stack names.
+    for (const job of [adoJob("azure-pipelines.yml", "render"), adoJob("azure-pipelines.yml", "preview"), adoJob(".azure-pipelines/drift.yml", "drift")]) {
+      for (const key of Object.keys((job.strategy as Obj).matrix as Obj)) expect(key).toMatch(/^[A-Za-z]\w*$/);
+    }
+    // Within the platform pipelines, the dev workspace's stack first, as in the team pipelines.
+    expect(jobsOf(PLATFORM_PIPELINES.github)["platform-prod"].needs).toEqual(["platform-dev"]);
+    const ado = adoDeploys(PLATFORM_PIPELINES.ado);
+    expect(ado[1].dependsOn).toEqual([ado[0].stage]);
+    // The images built in pull requests are the team stacks': platform stacks have none.
+    expect(matrixStacks(jobsOf(".github/workflows/pull-request.yml")["smoke-build"]).every((st) => stackKind(st) === "team")).toBe(true);
+    expect(matrixStacks(adoJob("azure-pipelines.yml", "smoke_build")).every((st) => stackKind(st) === "team")).toBe(true);
+  });
+
+  it("the platform pipelines run when a platform stack file changes, on both systems; docs/gitops.md gives the order of first deployment", () => {
+    const platforms = committedStacks().filter((st) => stackKind(st) === "platform");
+    const ghPaths = ((load(PLATFORM_PIPELINES.github).on as Obj).push as Obj).paths as string[];
+    const adoPaths = (((load(PLATFORM_PIPELINES.ado).trigger as Obj).paths as Obj).include) as string[];
+    for (const platform of platforms) {
+      expect(ghPaths, platform).toContain(`Pulumi.${platform}.yaml`);
+      expect(adoPaths, platform).toContain(`Pulumi.${platform}.yaml`);
+    }
+    for (const paths of [ghPaths, adoPaths]) expect(paths.some((p) => /^Pulumi\.(dev|prod)\.yaml$/.test(p)), "a team stack file does not start the platform pipeline").toBe(false);
+    const docs = read("docs/gitops.md");
+    expect(docs).toMatch(/`platform-dev` before `dev`, `platform-prod` before `prod`/);
+    const firstDeployments = docs.slice(docs.indexOf("### 4. The first deployments"), docs.indexOf("\n## ", docs.indexOf("### 4. The first deployments")));
+    expect(firstDeployments.indexOf("Platform admins")).toBeGreaterThan(-1);
+    expect(firstDeployments.indexOf("Platform admins")).toBeLessThan(firstDeployments.indexOf("The team, without workspace-admin rights"));
+    expect(docs).toContain("## Two kinds of stack");
   });
 });
 
@@ -1058,16 +1265,27 @@ describe("scripts/ci", () => {
     expect(logOf(devLog)).toBe("ARGS config set --secret --stack dev dcs:pullClientSecret\nSTDIN s3cr3t-pull\n");
   });
 
-  it("state-login.sh: the stack's own container ({stack}), a read-only SAS for read, a writing one for write, only as a secret", () => {
+  it("stack-secrets.sh sets nothing for a platform stack, whose configuration refuses both secrets, even where the job holds them", () => {
+    for (const args of [["platform-dev"], ["platform-prod", "--preview"]]) {
+      const bin = binDir();
+      const log = fake(bin, "pulumi");
+      const r = runScript("scripts/ci/stack-secrets.sh", args, { DCS_PULL_CLIENT_SECRET: "s3cr3t-pull", DCS_PUSH_CLIENT_SECRET: "s3cr3t-push" }, bin);
+      expect(r.status, r.stderr).toBe(0);
+      expect(logOf(log), args.join(" ")).toBe("");
+      expect(r.stdout).toBe(`stack-secrets: ${args[0]} is a platform stack (dcs:kind: platform), which takes no secrets; nothing to set\n`);
+    }
+  });
+
+  it("state-login.sh: the workspace's container ({platform}), a read-only SAS for read, a writing one for write, only as a secret", () => {
     for (const [access, permissions] of [["read", "rl"], ["write", "racwdl"]] as const) {
       const bin = binDir();
       const log = fake(bin, "az", { "storage container generate-sas": "sv=2024&sig=abc" });
       const gh = githubEnv();
-      const r = runScript("scripts/ci/state-login.sh", ["prod", access], { ...gh.env, PULUMI_BACKEND_URL: "azblob://pulumi-{stack}?storage_account=dcsstate" }, bin);
+      const r = runScript("scripts/ci/state-login.sh", ["prod", access], { ...gh.env, PULUMI_BACKEND_URL: "azblob://pulumi-{platform}?storage_account=dcsstate" }, bin);
       expect(r.status, r.stderr).toBe(0);
-      expect(logOf(log)).toMatch(new RegExp(`ARGS storage container generate-sas --account-name dcsstate --name pulumi-prod --permissions ${permissions} --expiry \\S+ --auth-mode login --as-user --https-only --output tsv`));
+      expect(logOf(log)).toMatch(new RegExp(`ARGS storage container generate-sas --account-name dcsstate --name pulumi-platform-prod --permissions ${permissions} --expiry \\S+ --auth-mode login --as-user --https-only --output tsv`));
       const written = fs.readFileSync(gh.file, "utf8").split("\n");
-      expect(written).toContain("PULUMI_BACKEND_URL=azblob://pulumi-prod?storage_account=dcsstate");
+      expect(written).toContain("PULUMI_BACKEND_URL=azblob://pulumi-platform-prod?storage_account=dcsstate");
       expect(written).toContain("AZURE_STORAGE_ACCOUNT=dcsstate");
       expect(written).toContain("AZURE_STORAGE_SAS_TOKEN=sv=2024&sig=abc");
       // Masked before it is written, and printed nowhere else.
@@ -1075,10 +1293,13 @@ describe("scripts/ci", () => {
     }
     const ado = binDir();
     fake(ado, "az", { "storage container generate-sas": "sv=ado" });
-    const adoRun = runScript("scripts/ci/state-login.sh", ["dev", "read"], { TF_BUILD: "True", PULUMI_BACKEND_URL: "azblob://pulumi-{stack}?storage_account=dcsstate" }, ado);
+    const adoRun = runScript("scripts/ci/state-login.sh", ["dev", "read"], { TF_BUILD: "True", PULUMI_BACKEND_URL: "azblob://pulumi-{platform}?storage_account=dcsstate" }, ado);
     expect(adoRun.stdout.split("\n")).toEqual(
-      expect.arrayContaining(["##vso[task.setvariable variable=PULUMI_BACKEND_URL]azblob://pulumi-dev?storage_account=dcsstate", "##vso[task.setvariable variable=AZURE_STORAGE_SAS_TOKEN;issecret=true]sv=ado"]),
+      expect.arrayContaining(["##vso[task.setvariable variable=PULUMI_BACKEND_URL]azblob://pulumi-platform-dev?storage_account=dcsstate", "##vso[task.setvariable variable=AZURE_STORAGE_SAS_TOKEN;issecret=true]sv=ado"]),
     );
+    // A platform stack's container is its own name's: the one its team stacks share.
+    const platformRun = runScript("scripts/ci/state-login.sh", ["platform-dev", "write"], { TF_BUILD: "True", PULUMI_BACKEND_URL: "azblob://pulumi-{platform}?storage_account=dcsstate" }, ado);
+    expect(platformRun.stdout.split("\n")).toContain("##vso[task.setvariable variable=PULUMI_BACKEND_URL]azblob://pulumi-platform-dev?storage_account=dcsstate");
     // Pulumi Cloud: nothing to mint; the URL is Pulumi Cloud's when none is set.
     const cloud = binDir();
     const cloudLog = fake(cloud, "az");
@@ -1089,16 +1310,45 @@ describe("scripts/ci", () => {
     expect(runScript("scripts/ci/state-login.sh", ["dev", "admin"], {}, cloud).status).toBe(2);
   });
 
+  it("state-login.sh refuses a self-managed backend that puts a team stack apart from its platform stack (its StackReference could not read it)", () => {
+    for (const stack of ["dev", "prod"]) {
+      const bin = binDir();
+      const log = fake(bin, "az", { "storage container generate-sas": "sv=2024&sig=abc" });
+      const gh = githubEnv();
+      const r = runScript("scripts/ci/state-login.sh", [stack, "read"], { ...gh.env, PULUMI_BACKEND_URL: "azblob://pulumi-{stack}?storage_account=dcsstate" }, bin);
+      expect(r.status, stack).toBe(1);
+      expect(r.stderr).toContain(
+        `stack ${stack} reads platform stack organization/dcs-platform/platform-${stack} through a StackReference, which a self-managed backend resolves only within itself, but PULUMI_BACKEND_URL puts them in two (azblob://pulumi-${stack}?storage_account=dcsstate, azblob://pulumi-platform-${stack}?storage_account=dcsstate): use {platform} instead of {stack}`,
+      );
+      expect(logOf(log), "no credential is minted").toBe("");
+      expect(fs.readFileSync(gh.file, "utf8")).toBe("");
+    }
+    // {stack} still suits a stack that reads no platform stack; one container for all suits every stack.
+    for (const [stack, url] of [["platform-prod", "azblob://pulumi-{stack}?storage_account=dcsstate"], ["dev", "azblob://dcs-state?storage_account=dcsstate"]]) {
+      const bin = binDir();
+      fake(bin, "az", { "storage container generate-sas": "sv=2024&sig=abc" });
+      expect(runScript("scripts/ci/state-login.sh", [stack, "read"], { ...githubEnv().env, PULUMI_BACKEND_URL: url }, bin).status, `${stack} ${url}`).toBe(0);
+    }
+  });
+
   it("databricks-auth.sh: GitHub hands Databricks the SDK's own OIDC exchange (github-oidc-azure), no token minted; Azure DevOps a fresh Entra token as a secret", () => {
     const bin = binDir();
     const log = fake(bin, "az", { "resource show": "adb-42.1.azuredatabricks.net", "account get-access-token": "entra-token-123" });
     const gh = githubEnv();
     const oidc = { ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.example/", ARM_CLIENT_ID: "client", ARM_TENANT_ID: "tenant" };
+    // prod has no dcs:workspace: the workspace is platform-prod's, named by its resource id.
     const r = runScript("scripts/ci/databricks-auth.sh", ["prod"], { ...gh.env, ...oidc }, bin);
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readFileSync(gh.file, "utf8")).toBe("DATABRICKS_HOST=https://adb-42.1.azuredatabricks.net\nDATABRICKS_AUTH_TYPE=github-oidc-azure\n");
     expect(logOf(log)).toContain("ARGS resource show --ids /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-databricks-prod/providers/Microsoft.Databricks/workspaces/dbw-hydrology-prod");
     expect(logOf(log)).not.toContain("get-access-token");
+    expect(r.stdout).toContain("databricks-auth: workspace https://adb-42.1.azuredatabricks.net (of platform stack organization/dcs-platform/platform-prod of stack prod)");
+    // The platform stack itself: the same workspace, from its own dcs:workspace.
+    const platformGh = githubEnv();
+    const platform = runScript("scripts/ci/databricks-auth.sh", ["platform-prod"], { ...platformGh.env, ...oidc }, bin);
+    expect(platform.status, platform.stderr).toBe(0);
+    expect(fs.readFileSync(platformGh.file, "utf8")).toBe("DATABRICKS_HOST=https://adb-42.1.azuredatabricks.net\nDATABRICKS_AUTH_TYPE=github-oidc-azure\n");
+    expect(platform.stdout).toContain("(of stack platform-prod)");
     // Without the job's OIDC token the GitHub path fails instead of falling back to the CLI session.
     expect(runScript("scripts/ci/databricks-auth.sh", ["dev"], { ...githubEnv().env }, bin).status).toBe(1);
     const ado = binDir();
@@ -1106,6 +1356,7 @@ describe("scripts/ci", () => {
     const a = runScript("scripts/ci/databricks-auth.sh", ["dev"], { TF_BUILD: "True" }, ado);
     expect(a.status, a.stderr).toBe(0);
     const lines = a.stdout.split("\n");
+    // dev's workspace is platform-dev's URL: nothing to ask Azure.
     expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_HOST]https://adb-1234567890123456.7.azuredatabricks.net");
     expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_AUTH_TYPE]pat");
     expect(lines).toContain("##vso[task.setvariable variable=DATABRICKS_TOKEN;issecret=true]entra-token-123");

@@ -119,8 +119,19 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
     return { kind: "platform", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {}, teams: c.teams ?? {}, policy: c.policy ?? platformPolicySchema.parse({}) };
   }
   const { kind: _kind, teams: _teams, policy: _policy, ...full } = c as Parsed;
-  const cluster = full.cluster.numWorkers === undefined && full.cluster.autoscale === undefined ? { ...full.cluster, numWorkers: DEFAULT_DASK_WORKERS } : full.cluster;
-  return { ...full, cluster, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
+  // Defaults that depend on other keys: a fixed size for Dask, and spot workers in dev (not with a pool).
+  const clusters = Object.fromEntries(
+    Object.entries(full.clusters).map(([name, cl]) => [
+      name,
+      {
+        ...cl,
+        numWorkers: cl.numWorkers === undefined && cl.autoscale === undefined ? DEFAULT_DASK_WORKERS : cl.numWorkers,
+        spot: cl.pool ? false : (cl.spot ?? env === "dev"),
+      },
+    ]),
+  );
+  const jobs = Object.fromEntries(Object.entries(full.jobs).map(([name, job]) => [name, { ...job, spot: job.pool ? false : (job.spot ?? env === "dev") }]));
+  return { ...full, clusters, jobs, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
 }
 
 /** True when the raw values declare a platform stack. */

@@ -41,7 +41,7 @@ export function runtimeOfImageTag(tag: string): string | undefined {
 export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, environment: string | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, message: string) => problems.push({ key: `${NAMESPACE}:${key}`, message });
-  const { registry, image, pullIdentity, workspace, cluster: cl, dask, initScripts } = c;
+  const { registry, image, pullIdentity, workspace, clusters, pools, jobs, dask, initScripts } = c;
 
   if (environment === undefined) {
     add("environment", `stack "${ctx.stack}" is not named dev, test or prod; set dcs:environment to one of them`);
@@ -87,23 +87,54 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     add("workspace", "set dcs:workspace.url or dcs:workspace.resourceId so the program can reach the Databricks workspace, or name a platform stack with dcs:platform.stack");
   }
 
-  if (cl) {
-    if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add("cluster.numWorkers", "set either dcs:cluster.numWorkers or dcs:cluster.autoscale, not both");
+  if (clusters !== undefined && Object.keys(clusters).length === 0) add("clusters", "declare at least one cluster: dcs:clusters.<name> with its owner and size");
+  const poolRefProblems = (at: string, pool: { workers: string; driver?: string } | undefined) => {
+    if (!pool || !pools) return;
+    for (const [role, name] of [["workers", pool.workers], ["driver", pool.driver]] as const) {
+      if (name === undefined) continue;
+      if (!(name in pools)) add(`${at}.pool.${role}`, `names no pool of dcs:pools (${Object.keys(pools).join(", ") || "none declared"})`);
+    }
+    // The driver holds the Dask scheduler: a spot VM taken back ends the whole cluster.
+    const driverPool = pools[pool.driver ?? pool.workers];
+    if (driverPool?.spot) add(`${at}.pool.driver`, `pool ${pool.driver ?? pool.workers} is a spot pool; a driver never runs on spot: give the driver an on-demand pool (pool.driver)`);
+  };
+  for (const [name, cl] of Object.entries(clusters ?? {})) {
+    const at = `clusters.${name}`;
+    if (cl.numWorkers !== undefined && cl.autoscale !== undefined) add(`${at}.numWorkers`, `set either dcs:${at}.numWorkers or dcs:${at}.autoscale, not both`);
     if (cl.autoscale && cl.autoscale.maxWorkers < cl.autoscale.minWorkers) {
-      add("cluster.autoscale.maxWorkers", `must be at least dcs:cluster.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
+      add(`${at}.autoscale.maxWorkers`, `must be at least dcs:${at}.autoscale.minWorkers (${cl.autoscale.maxWorkers} < ${cl.autoscale.minWorkers})`);
     }
     if (cl.autoterminationMinutes > 120 && !cl.longRunning) {
-      add("cluster.autoterminationMinutes", `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:cluster.longRunning: true`);
+      add(`${at}.autoterminationMinutes`, `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:${at}.longRunning: true`);
     }
     if (cl.sparkVersion) {
       const reason = unsupportedRuntimeReason(cl.sparkVersion);
-      if (reason) add("cluster.sparkVersion", `${cl.sparkVersion}: ${reason}`);
+      if (reason) add(`${at}.sparkVersion`, `${cl.sparkVersion}: ${reason}`);
       const clusterRuntime = runtimeOfSparkVersion(cl.sparkVersion);
       const imageRuntime = image ? runtimeOfImageTag(image.runtime) : undefined;
       if (image && clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
-        add("cluster.sparkVersion", `runtime ${clusterRuntime} does not match the image built on ${image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
+        add(`${at}.sparkVersion`, `runtime ${clusterRuntime} does not match the image built on ${image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
       }
     }
+    if (cl.groupName !== undefined) {
+      const runtime = runtimeOfSparkVersion(cl.sparkVersion ?? "") ?? (image ? runtimeOfImageTag(image.runtime) : undefined);
+      if (runtime && Number(runtime) < 15.4) add(`${at}.groupName`, `dedicated access for a group needs runtime 15.4 or later (this cluster runs ${runtime})`);
+    }
+    if (cl.pool && cl.spot === true) add(`${at}.spot`, "spot is the pool's when the cluster draws from one: set dcs:pools.<name>.spot instead");
+    if (cl.pool && (cl.nodeType || cl.driverNodeType)) add(`${at}.pool`, "a cluster that draws from a pool takes its node types from it: remove nodeType and driverNodeType");
+    if (cl.spotMaxPrice !== undefined && cl.spot === false) add(`${at}.spotMaxPrice`, "only used with spot workers");
+    poolRefProblems(at, cl.pool);
+  }
+  for (const [name, pool] of Object.entries(pools ?? {})) {
+    if (pool.spotMaxPrice !== undefined && !pool.spot) add(`pools.${name}.spotMaxPrice`, "only used with spot: true");
+    if (pool.maxCapacity !== undefined && pool.maxCapacity < pool.minIdleInstances) add(`pools.${name}.maxCapacity`, `must be at least minIdleInstances (${pool.maxCapacity} < ${pool.minIdleInstances})`);
+  }
+  for (const [name, job] of Object.entries(jobs ?? {})) {
+    const at = `jobs.${name}`;
+    if (job.pool && job.spot === true) add(`${at}.spot`, "spot is the pool's when the job cluster draws from one");
+    if (job.pool && job.nodeType) add(`${at}.pool`, "a job cluster that draws from a pool takes its node type from it: remove nodeType");
+    if (job.schedule && job.schedule.cron.trim().split(/\s+/).length < 6) add(`${at}.schedule.cron`, "Databricks schedules are Quartz cron expressions: seconds minutes hours day-of-month month day-of-week [year], e.g. 0 0 2 * * ?");
+    poolRefProblems(at, job.pool);
   }
   if (dask && dask.schedulerPort === dask.dashboardPort) add("dask.dashboardPort", "must differ from dcs:dask.schedulerPort");
 
@@ -130,11 +161,11 @@ export const DEFAULT_DASK_WORKERS = 2;
  */
 export function configWarnings(c: Partial<Parsed>): ConfigProblem[] {
   const warnings: ConfigProblem[] = [];
-  if (c.cluster?.autoscale) {
+  for (const [name, cl] of Object.entries(c.clusters ?? {})) {
+    if (!cl.autoscale) continue;
     warnings.push({
-      key: `${NAMESPACE}:cluster.autoscale`,
-      message:
-        "Databricks autoscaling follows Spark's load, not Dask's: it will not add workers for Dask tasks and may remove a node whose Dask worker holds results; prefer dcs:cluster.numWorkers for a Dask cluster",
+      key: `${NAMESPACE}:clusters.${name}.autoscale`,
+      message: `Databricks autoscaling follows Spark's load, not Dask's: it will not add workers for Dask tasks and may remove a node whose Dask worker holds results; prefer dcs:clusters.${name}.numWorkers for a Dask cluster`,
     });
   }
   return warnings;

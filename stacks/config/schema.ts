@@ -151,13 +151,21 @@ export const clusterSchema = z.strictObject({
   autoterminationMinutes: z.number().int().min(10, "must be at least 10 minutes").max(10_000).default(30),
   /** Allow auto-termination above 120 minutes (tags the cluster longRunning=true). */
   longRunning: z.boolean().default(false),
-  /** The user or service principal the single-user cluster belongs to. */
+  /** The user or service principal the single-user cluster belongs to (with groupName: who is named in the secret's READ grants besides the group). */
   singleUserName: z.string().min(3, "must be the user (email) or service principal application id that owns the cluster"),
   /** Where Databricks delivers the cluster's logs (driver, executors, init scripts, Dask): a Unity Catalog volume folder or a DBFS folder. */
   logDestination: z
     .string()
     .regex(/^(\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/[^/]+)*|dbfs:\/[^/]+(\/[^/]+)*)$/, "must be a Unity Catalog volume folder /Volumes/<catalog>/<schema>/<volume>/<folder> or a DBFS folder dbfs:/<folder>")
     .optional(),
+  /** Dedicate the cluster to this Databricks group instead of singleUserName, so the whole team can attach (DBR 15.4+; unverified with custom containers). */
+  groupName: z.string().min(1).optional(),
+  /** Azure spot VMs for the workers, the driver on demand, falling back to on-demand; default on in dev, off elsewhere. Not with pools (spot is the pool's). */
+  spot: z.boolean().optional(),
+  /** Highest spot price in USD per hour, or -1 for up to the on-demand price. */
+  spotMaxPrice: z.number().refine((p) => p === -1 || p > 0, "must be -1 (up to the on-demand price) or a positive price").optional(),
+  /** Pools the cluster draws its VMs from (names in dcs:pools): the workers', and the driver's (default the workers'). */
+  pool: z.strictObject({ workers: z.string().min(1), driver: z.string().min(1).optional() }).optional(),
   /** How the cluster names its image: by digest (default) or by the content tag. */
   imageReference: z.enum(["digest", "tag"]).default("digest"),
   /** Extra custom tags (cost tags are added from dcs:team and dcs:costCenter). */
@@ -172,6 +180,46 @@ export const clusterSchema = z.strictObject({
       z.string(),
     )
     .default({}),
+});
+
+const shortName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "names are short, lower-case letters, digits and '-', such as dask or nightly");
+
+/** A warm pool: VMs of one node type kept idle with the image and the runtime already on them. */
+export const poolSchema = z.strictObject({
+  /** Azure VM size of the pool. */
+  nodeType: vmSize,
+  /** Idle VMs kept ready (each costs its VM's price while idle). */
+  minIdleInstances: z.number().int().min(0).max(1000).default(0),
+  /** Most VMs the pool holds. Default: no limit. */
+  maxCapacity: z.number().int().min(1).max(100_000).optional(),
+  /** Minutes before an idle VM beyond minIdleInstances is released. */
+  idleMinutes: z.number().int().min(0).max(10_000).default(30),
+  /** Spot VMs (SPOT_AZURE; pools have no fallback mode); refused for a pool a driver draws from. */
+  spot: z.boolean().default(false),
+  /** Highest spot price, or -1 for up to the on-demand price. */
+  spotMaxPrice: z.number().refine((p) => p === -1 || p > 0, "must be -1 (up to the on-demand price) or a positive price").optional(),
+});
+
+/** A scheduled job on a fresh job cluster from the same image. */
+export const jobSchema = z.strictObject({
+  /** Python file of the repository's jobs/ folder the job runs, e.g. dask_smoke.py. */
+  file: z.string().regex(/^[A-Za-z0-9_.-]+\.py$/, "must be a Python file name of the jobs/ folder, such as dask_smoke.py"),
+  /** Arguments of the Python file. */
+  parameters: z.array(z.string()).default([]),
+  /** Quartz cron schedule (Databricks jobs), e.g. "0 0 2 * * ?"; none: run on demand. */
+  schedule: z.strictObject({ cron: z.string().min(9), timezone: z.string().min(1).default("UTC") }).optional(),
+  /** Application id of the service principal the job runs as. */
+  runAs: guid("service principal application id"),
+  /** Workers of the job cluster. */
+  numWorkers: z.number().int().min(1, "a Dask job cluster needs at least one worker").max(1000).default(2),
+  /** Worker node type (without a pool). Default: the first cluster's. */
+  nodeType: vmSize.optional(),
+  /** Pools the job cluster draws from. */
+  pool: z.strictObject({ workers: z.string().min(1), driver: z.string().min(1).optional() }).optional(),
+  /** Spot workers (without a pool). Default: on in dev. */
+  spot: z.boolean().optional(),
+  /** Minutes before a run is stopped. */
+  timeoutMinutes: z.number().int().min(1).max(2880).default(60),
 });
 
 export const daskSchema = z
@@ -246,7 +294,12 @@ export const stackConfigSchema = z.strictObject({
     })
     .default({ manage: false }),
   initScripts: initScriptsSchema.default({ store: "workspace", dir: "infra/init-scripts" }),
-  cluster: clusterSchema,
+  /** The stack's clusters by short name (the Dask clusters the team attaches to). */
+  clusters: z.record(shortName, clusterSchema),
+  /** Warm pools by name. */
+  pools: z.record(shortName, poolSchema).default({}),
+  /** Scheduled jobs by name. */
+  jobs: z.record(shortName, jobSchema).default({}),
   dask: daskSchema,
 });
 
