@@ -106,9 +106,9 @@ export function validateClusterArgs(
 /** Checks a looked-up runtime against the image's; returns it or throws with the key to set. */
 export function checkRuntime(sparkVersion: string, expectedRuntime: string | undefined): string {
   const reason = unsupportedRuntimeReason(sparkVersion);
-  if (reason) throw new Error(`runtime ${sparkVersion} cannot run the image: ${reason}; set dcs:cluster.sparkVersion`);
+  if (reason) throw new Error(`runtime ${sparkVersion} cannot run the image: ${reason}; set dcs:clusters.<name>.sparkVersion`);
   if (expectedRuntime && !sparkVersion.startsWith(`${expectedRuntime}.`)) {
-    throw new Error(`the latest LTS runtime is ${sparkVersion} but the image is built for ${expectedRuntime}; set dcs:cluster.sparkVersion to ${expectedRuntime}.x-scala2.12 or move dcs:image.runtime`);
+    throw new Error(`the latest LTS runtime is ${sparkVersion} but the image is built for ${expectedRuntime}; set dcs:clusters.<name>.sparkVersion to ${expectedRuntime}.x-scala2.12 or move dcs:image.runtime`);
   }
   return sparkVersion;
 }

@@ -22,7 +22,7 @@ const SETTING_SCHEMAS: Record<keyof GuardrailConfig, PolicyConfigSchema["propert
     items: { type: "string", minLength: 1 },
     uniqueItems: true,
     default: DEFAULT_CONFIG.costTags,
-    description: "Custom tags every cluster should carry.",
+    description: "Custom tags every cluster, job cluster (or its job) and instance pool should carry.",
   },
   protectedEnvironments: {
     type: "array",

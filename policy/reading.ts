@@ -4,7 +4,7 @@
  * preview), the offline renderer's "(computed: ...)" placeholders, and, for a
  * recorded preview, `undefined` (see `UndefinedMeans`).
  */
-import { CLUSTER, REGISTRY, type Props, type StackResource, type UndefinedMeans } from "./types";
+import { CLUSTER, INSTANCE_POOL, REGISTRY, type Props, type StackResource, type UndefinedMeans } from "./types";
 
 /**
  * The sentinels the Pulumi engine sends for values not known during a preview: the generic one
@@ -66,13 +66,23 @@ export function read(props: Props, dotted: string, undefinedMeans: UndefinedMean
   return value;
 }
 
+/** The property holding a resource's tag map: `customTags` on a cluster and a pool, `tags` elsewhere (a registry, a job). */
+export function tagMapOf(type: string): string {
+  return type === CLUSTER || type === INSTANCE_POOL ? "customTags" : "tags";
+}
+
 /**
- * A tag of a resource (`customTags` on a cluster, `tags` elsewhere). A known tag map lists its
- * keys, so a key it lacks is absent in either mode; a key present with an undefined value is not
- * known yet in "unknown" mode.
+ * A tag of a resource (in its `tagMapOf` map). A known tag map lists its keys, so a key it lacks
+ * is absent in either mode; a key present with an undefined value is not known yet in "unknown"
+ * mode.
  */
 export function readTag(type: string, props: Props, tag: string, undefinedMeans: UndefinedMeans): unknown {
-  const tags = read(props, type === CLUSTER ? "customTags" : "tags", undefinedMeans);
+  return readTagIn(props, tagMapOf(type), tag, undefinedMeans);
+}
+
+/** A tag in the map at `mapKey` of `props` (a job cluster's `customTags`, its job's `tags`), read as `readTag` does. */
+export function readTagIn(props: Props, mapKey: string, tag: string, undefinedMeans: UndefinedMeans): unknown {
+  const tags = read(props, mapKey, undefinedMeans);
   if (tags === UNKNOWN) return UNKNOWN;
   if (!isRecord(tags) || !(tag in tags)) return undefined;
   const value = unwrapSecret(tags[tag]);

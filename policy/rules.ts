@@ -19,6 +19,7 @@ import { DEFAULT_CONFIG, type Finding, type GuardrailConfig, type RuleContext, t
 
 export * from "./types";
 export * from "./reading";
+export * from "./specs";
 export * from "./rules/registry";
 export * from "./rules/cluster";
 export * from "./rules/image";

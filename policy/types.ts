@@ -6,7 +6,7 @@
 export const PACK_NAME = "dcs-guardrails";
 
 export const PACK_DESCRIPTION =
-  "Guardrails for Databricks clusters on custom containers: private registry without admin user, images pinned by digest from the stack's own registry, dedicated access mode, supported runtimes, idle shutdown, protected prod registries.";
+  "Guardrails for Databricks clusters, job clusters and instance pools on custom containers: private registry without admin user, images pinned by digest from the stack's own registry, dedicated access mode, supported runtimes, idle shutdown, protected prod registries.";
 
 /**
  * Type tokens of what dcs-platform declares. No rule looks at WorkspaceConf: what matters there,
@@ -15,6 +15,10 @@ export const PACK_DESCRIPTION =
 export const REGISTRY = "azure-native:containerregistry:Registry";
 export const IMAGE = "docker:index/image:Image";
 export const CLUSTER = "databricks:index/cluster:Cluster";
+/** A job: its job clusters (`newCluster` of the job, of each `jobClusters` entry, of each task) are judged like clusters. */
+export const JOB = "databricks:index/job:Job";
+/** An instance pool: its preloaded images and runtimes are judged like a cluster's. */
+export const INSTANCE_POOL = "databricks:index/instancePool:InstancePool";
 export const WORKSPACE_CONF = "databricks:index/workspaceConf:WorkspaceConf";
 
 export type Props = Record<string, unknown>;
@@ -88,8 +92,11 @@ export interface Guardrail {
   enforcement: Enforcement;
   /** "resource": needs the resource only; "stack": compares it with other resources of the stack. */
   scope: "resource" | "stack";
-  /** The type token the rule applies to (documentation; the rule checks it itself). */
-  appliesTo: string;
+  /**
+   * The type tokens the rule judges (documentation and tests; the rule checks the type itself,
+   * and CrossGuard hands every policy every resource).
+   */
+  appliesTo: readonly string[];
   /** Config keys the rule reads; each becomes part of the policy's config schema. */
   configKeys: (keyof GuardrailConfig)[];
   /** How to fix a violation. */

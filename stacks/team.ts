@@ -24,6 +24,7 @@ import { defaultInitScriptFolder, InitScripts, SCRIPTS_HASH_VAR } from "../compo
 import { standardTags } from "../components/naming";
 import { PullSecret, readersOf } from "../components/pullSecret";
 import { RegistryRetention } from "../components/registryRetention";
+import { WarmPool } from "../components/warmPool";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
@@ -179,7 +180,32 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     provider: workspace,
   });
 
+  // 5a. Warm pools: VMs kept idle with the image and the runtime already on them, so a cluster
+  // drawing from a pool skips the image pull at start. Which image a pool preloads is the one the
+  // clusters use (digest or tag, as the first cluster that draws from it names it).
+  const runtimeKey = (sparkVersion?: string) => sparkVersion ?? `${runtimeOfImageTag(team.image.runtime)}.x-scala2.12`;
   const poolIds: Record<string, pulumi.Output<string>> = {};
+  for (const [name, pool] of Object.entries(team.pools)) {
+    const user = clusterEntries.find(([, cl]) => cl.pool?.workers === name || cl.pool?.driver === name)?.[1];
+    const warm = new WarmPool(`pool-${name}`, {
+      poolName: `${team.team}-${name}-${team.stack}`,
+      nodeType: pool.nodeType,
+      imageRef: imageRefOf(user?.imageReference ?? "digest"),
+      pullUsername: team.pullIdentity.clientId,
+      pullPassword: pullSecret.reference,
+      sparkVersion: runtimeKey(user?.sparkVersion),
+      minIdleInstances: pool.minIdleInstances,
+      maxCapacity: pool.maxCapacity,
+      idleMinutes: pool.idleMinutes,
+      availability: pool.spot ? "SPOT_AZURE" : "ON_DEMAND_AZURE",
+      spotMaxPrice: pool.spotMaxPrice,
+      // Clusters inherit a pool's tags and may not repeat a key, so the cost tags stay on the clusters.
+      customTags: { dcsPool: name },
+      dependsOn: [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready],
+      provider: workspace,
+    });
+    poolIds[name] = warm.poolId;
+  }
 
   // 5. The clusters: each waits for the switch (when this stack owns it), the applied AcrPull
   // grant, the secret and its READ grants, and the uploads.
@@ -237,6 +263,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     externalPrerequisites: prerequisites,
     initScriptDestinations: pulumi.output(initScripts.destinations),
     clusters: pulumi.output(Object.fromEntries(clusters.map(({ name, cluster, dashboardUrl }) => [name, { id: cluster.clusterId, url: cluster.url, dashboardUrl }]))),
+    pools: pulumi.output(poolIds),
   };
 }
 

@@ -5,7 +5,9 @@ import { daskEnvVars } from "../stacks/dask";
 import { readStackFile } from "../stacks/render/engine";
 import { ROOT } from "./helpers/record";
 
-type Raw = Record<string, Record<string, unknown>>;
+// Stack files are free-form YAML; cases reach into them by key.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, Record<string, any>>;
 
 /** A stack file's dcs:* values, keys without namespace, deep-copied so a case can mutate them. */
 function stackRaw(stack: string): Raw {
@@ -46,7 +48,7 @@ describe("the committed stack files", () => {
     expect(c.containerServices.manage).toBe(false);
     expect(c.image.push.mode).toBe("dockerConfig");
     expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
-    expect(c.cluster.numWorkers).toBe(2);
+    expect(c.clusters.dask.numWorkers).toBe(2);
     expect(c.warnings).toEqual([]);
   });
 
@@ -65,17 +67,17 @@ describe("the committed stack files", () => {
 
   it("sizes a Dask cluster with a fixed number of workers by default, and warns about autoscaling with the reason", () => {
     const raw = devWithSecret();
-    delete raw.cluster.numWorkers;
-    expect(parseTeam(raw).cluster).toMatchObject({ numWorkers: 2 });
-    raw.cluster.autoscale = { minWorkers: 1, maxWorkers: 4 };
+    delete raw.clusters.dask.numWorkers;
+    expect(parseTeam(raw).clusters.dask).toMatchObject({ numWorkers: 2 });
+    raw.clusters.dask.autoscale = { minWorkers: 1, maxWorkers: 4 };
     const c = parseTeam(raw);
-    expect(c.cluster.numWorkers).toBeUndefined();
-    expect(c.warnings).toEqual([{ key: "dcs:cluster.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:cluster.numWorkers/) }]);
+    expect(c.clusters.dask.numWorkers).toBeUndefined();
+    expect(c.warnings).toEqual([{ key: "dcs:clusters.dask.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:clusters.dask.numWorkers/) }]);
   });
 
   it("defaults: digest references, 10 tags kept by a daily purge, a 300 s wait after new grants", () => {
     const c = parseTeam(devWithSecret());
-    expect(c.cluster.imageReference).toBe("digest");
+    expect(c.clusters.dask.imageReference).toBe("digest");
     expect(c.registry).toMatchObject({ keepTags: 10, purgeSchedule: "0 3 * * *", grantWaitSeconds: 300 });
     expect(c.image.baseDigest).toBeUndefined();
   });
@@ -88,16 +90,16 @@ const cases: Case[] = [
   ["registry name too short", (r) => (r.registry.name = "abc"), "dcs:registry.name", /5 to 50/],
   ["unknown SKU", (r) => (r.registry.sku = "Ultra"), "dcs:registry.sku", /Basic|Standard|Premium/],
   ["admin user outside dev", (r) => (r.registry.adminUserEnabled = true), "dcs:registry.adminUserEnabled", /only be enabled in a dev stack/, "test"],
-  ["autoscale max below min", (r) => { delete r.cluster.numWorkers; r.cluster.autoscale = { minWorkers: 4, maxWorkers: 2 }; }, "dcs:cluster.autoscale.maxWorkers", /at least dcs:cluster.autoscale.minWorkers/],
-  ["both fixed size and autoscale", (r) => (r.cluster.autoscale = { minWorkers: 1, maxWorkers: 3 }), "dcs:cluster.numWorkers", /not both/],
-  ["no worker for Dask", (r) => (r.cluster.numWorkers = 0), "dcs:cluster.numWorkers", /a Dask cluster needs at least one worker/],
+  ["autoscale max below min", (r) => { delete r.clusters.dask.numWorkers; r.clusters.dask.autoscale = { minWorkers: 4, maxWorkers: 2 }; }, "dcs:clusters.dask.autoscale.maxWorkers", /at least dcs:clusters.dask.autoscale.minWorkers/],
+  ["both fixed size and autoscale", (r) => (r.clusters.dask.autoscale = { minWorkers: 1, maxWorkers: 3 }), "dcs:clusters.dask.numWorkers", /not both/],
+  ["no worker for Dask", (r) => (r.clusters.dask.numWorkers = 0), "dcs:clusters.dask.numWorkers", /a Dask cluster needs at least one worker/],
   ["the dashboard on a port the driver proxy refuses", (r) => (r.dask.dashboardPort = 8787), "dcs:dask.dashboardPort", /driver proxy refuses this port.*8087/],
-  ["log destination that is neither a volume nor DBFS", (r) => (r.cluster.logDestination = "/tmp/logs"), "dcs:cluster.logDestination", /\/Volumes\/<catalog>.*dbfs:\//],
-  ["auto-termination above the cap", (r) => (r.cluster.autoterminationMinutes = 240), "dcs:cluster.autoterminationMinutes", /120-minute cap.*longRunning/],
-  ["auto-termination too short", (r) => (r.cluster.autoterminationMinutes = 5), "dcs:cluster.autoterminationMinutes", /at least 10/],
-  ["ML runtime", (r) => (r.cluster.sparkVersion = "16.4.x-cpu-ml-scala2.12"), "dcs:cluster.sparkVersion", /ML runtimes do not support custom containers/],
-  ["runtime not matching the image", (r) => (r.cluster.sparkVersion = "15.4.x-scala2.12"), "dcs:cluster.sparkVersion", /does not match the image built on 16.4-LTS/],
-  ["no cluster owner", (r) => delete r.cluster.singleUserName, "dcs:cluster.singleUserName", /required/],
+  ["log destination that is neither a volume nor DBFS", (r) => (r.clusters.dask.logDestination = "/tmp/logs"), "dcs:clusters.dask.logDestination", /\/Volumes\/<catalog>.*dbfs:\//],
+  ["auto-termination above the cap", (r) => (r.clusters.dask.autoterminationMinutes = 240), "dcs:clusters.dask.autoterminationMinutes", /120-minute cap.*longRunning/],
+  ["auto-termination too short", (r) => (r.clusters.dask.autoterminationMinutes = 5), "dcs:clusters.dask.autoterminationMinutes", /at least 10/],
+  ["ML runtime", (r) => (r.clusters.dask.sparkVersion = "16.4.x-cpu-ml-scala2.12"), "dcs:clusters.dask.sparkVersion", /ML runtimes do not support custom containers/],
+  ["runtime not matching the image", (r) => (r.clusters.dask.sparkVersion = "15.4.x-scala2.12"), "dcs:clusters.dask.sparkVersion", /does not match the image built on 16.4-LTS/],
+  ["no cluster owner", (r) => delete r.clusters.dask.singleUserName, "dcs:clusters.dask.singleUserName", /required/],
   ["pull client id not a GUID", (r) => (r.pullIdentity.clientId = "hydro-sp"), "dcs:pullIdentity.clientId", /GUID/],
   ["no pull secret", (r) => delete r.pullClientSecret, "dcs:pullClientSecret", /pulumi config set --secret dcs:pullClientSecret/],
   ["pull secret in plain text", () => undefined, "dcs:pullClientSecret", /plain text/, "dev", []],
@@ -109,7 +111,7 @@ const cases: Case[] = [
   ["volumes store without a path", (r) => (r.initScripts = { store: "volumes" } as never), "dcs:initScripts.path", /required for the volumes store/],
   ["unknown init-script store", (r) => (r.initScripts = { store: "s3" } as never), "dcs:initScripts.store", /workspace|volumes|dbfs/],
   ["DBFS path for the workspace store", (r) => (r.initScripts = { store: "workspace", path: "dbfs:/x" } as never), "dcs:initScripts.path", /absolute workspace folder/],
-  ["misspelt cluster key", (r) => (r.cluster.maxWorker = 3), "dcs:cluster.maxWorker", /not a configuration key/],
+  ["misspelt cluster key", (r) => (r.clusters.dask.maxWorker = 3), "dcs:clusters.dask.maxWorker", /not a configuration key/],
   ["a secret under a non-secret key", (r) => (r.pullIdentity.clientSecret = "oops"), "dcs:pullIdentity.clientSecret", /set with `pulumi config set --secret`/],
   ["service-principal push without client id", (r) => (r.image.push = { mode: "servicePrincipal" }), "dcs:image.push.clientId", /required when dcs:image.push.mode is servicePrincipal/],
   ["admin push without the admin user", (r) => (r.image.push = { mode: "adminUser" }), "dcs:image.push.mode", /adminUserEnabled/],
@@ -120,17 +122,17 @@ const cases: Case[] = [
   ["stack name that is no environment", () => undefined, "dcs:environment", /not named dev, test or prod/, "staging"],
   ["image runtime that is not LTS", (r) => (r.image.runtime = "latest"), "dcs:image.runtime", /long-term-support runtime tag/],
   ["no location", (r) => delete r.location, "dcs:location", /required/],
-  ["reserved cluster tag Name", (r) => (r.cluster.tags = { Name: "mine" }), "dcs:cluster.tags.Name", /reserved.*Vendor/],
+  ["reserved cluster tag Name", (r) => (r.clusters.dask.tags = { Name: "mine" }), "dcs:clusters.dask.tags.Name", /reserved.*Vendor/],
   ["reserved tag ClusterId among the stack's tags", (r) => (r.tags = { ClusterId: "x" } as never), "dcs:tags.ClusterId", /Databricks sets on every cluster/],
-  ["reserved cluster tag Creator", (r) => (r.cluster.tags = { Creator: "me" }), "dcs:cluster.tags.Creator", /reserved/],
-  ["reserved tag in another case (Azure tag names ignore case)", (r) => (r.cluster.tags = { name: "mine" }), "dcs:cluster.tags.name", /reserved/],
-  ["a DCS_ variable the program sets itself", (r) => (r.cluster.sparkEnvVars = { DCS_INIT_SCRIPTS_SHA256: "x" }), "dcs:cluster.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256", /set by the program/],
+  ["reserved cluster tag Creator", (r) => (r.clusters.dask.tags = { Creator: "me" }), "dcs:clusters.dask.tags.Creator", /reserved/],
+  ["reserved tag in another case (Azure tag names ignore case)", (r) => (r.clusters.dask.tags = { name: "mine" }), "dcs:clusters.dask.tags.name", /reserved/],
+  ["a DCS_ variable the program sets itself", (r) => (r.clusters.dask.sparkEnvVars = { DCS_INIT_SCRIPTS_SHA256: "x" }), "dcs:clusters.dask.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256", /set by the program/],
   ["service-principal push without object id", (r) => (r.image.push = { mode: "servicePrincipal", clientId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /grants this service principal AcrPush/],
   ["push object id outside servicePrincipal mode", (r) => (r.image.push = { mode: "dockerConfig", objectId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" }), "dcs:image.push.objectId", /only used with/],
   ["a scope of its own and an external reference", (r) => { r.pullIdentity.secretReference = "{{secrets/sec/pull}}"; delete r.pullClientSecret; r.pullSecret = { scope: "mine" }; }, "dcs:pullSecret.scope", /declares no secret scope/],
   ["secret scope name with a space", (r) => (r.pullSecret = { scope: "dcs hydrology" }), "dcs:pullSecret.scope", /128 letters/],
   ["base digest without sha256", (r) => (r.image.baseDigest = "abc123"), "dcs:image.baseDigest", /sha256:<64 hex digits>/],
-  ["image reference that is neither digest nor tag", (r) => (r.cluster.imageReference = "latest"), "dcs:cluster.imageReference", /digest|tag/],
+  ["image reference that is neither digest nor tag", (r) => (r.clusters.dask.imageReference = "latest"), "dcs:clusters.dask.imageReference", /digest|tag/],
   ["no tag kept", (r) => (r.registry.keepTags = 0), "dcs:registry.keepTags", /at least 1 tag/],
   ["purge schedule that is not cron", (r) => (r.registry.purgeSchedule = "daily"), "dcs:registry.purgeSchedule", /five-field cron/],
   ["grant wait above half an hour", (r) => (r.registry.grantWaitSeconds = 3600), "dcs:registry.grantWaitSeconds", /1800/],
@@ -151,7 +153,7 @@ describe("bad configuration is rejected before anything is created, naming the k
   it("lists every problem at once, with the stack file, and never prints a secret value", () => {
     const raw = devWithSecret();
     raw.registry.name = "x";
-    raw.cluster.autoterminationMinutes = 500;
+    raw.clusters.dask.autoterminationMinutes = 500;
     raw.dask.schedulerPort = 1;
     let error: unknown;
     try {
@@ -163,17 +165,17 @@ describe("bad configuration is rejected before anything is created, naming the k
     const message = (error as ConfigError).message;
     expect(message).toMatch(/^Pulumi\.dev\.yaml: \d+ configuration problems; nothing was created or changed/);
     // Schema problems and cross-key problems arrive in one report.
-    for (const key of ["dcs:registry.name", "dcs:dask.schedulerPort", "dcs:cluster.autoterminationMinutes", "dcs:pullClientSecret"]) expect(message).toContain(`  - ${key}: `);
+    for (const key of ["dcs:registry.name", "dcs:dask.schedulerPort", "dcs:clusters.dask.autoterminationMinutes", "dcs:pullClientSecret"]) expect(message).toContain(`  - ${key}: `);
     expect(message).not.toContain(SECRET);
   });
 
   it("reports cross-field problems together once the schema holds", () => {
     const raw = devWithSecret();
-    raw.cluster.autoterminationMinutes = 500;
+    raw.clusters.dask.autoterminationMinutes = 500;
     raw.dask.dashboardPort = 8786;
     raw.registry.adminUserEnabled = true;
     const keys = problemsOf(() => parse(raw, "prod")).map((p) => p.key);
-    expect(keys).toEqual(expect.arrayContaining(["dcs:cluster.autoterminationMinutes", "dcs:dask.dashboardPort", "dcs:registry.adminUserEnabled"]));
+    expect(keys).toEqual(expect.arrayContaining(["dcs:clusters.dask.autoterminationMinutes", "dcs:dask.dashboardPort", "dcs:registry.adminUserEnabled"]));
   });
 });
 

@@ -102,7 +102,7 @@ describe("DcsCluster", () => {
 
   it("refuses looked-up runtimes that cannot run the image", () => {
     expect(checkRuntime("16.4.x-scala2.12", "16.4")).toBe("16.4.x-scala2.12");
-    expect(() => checkRuntime("17.3.x-scala2.13", "16.4")).toThrow(/dcs:cluster.sparkVersion/);
+    expect(() => checkRuntime("17.3.x-scala2.13", "16.4")).toThrow(/dcs:clusters\.<name>\.sparkVersion/);
     expect(() => checkRuntime("16.4.x-cpu-ml-scala2.12", "16.4")).toThrow(/ML/);
     expect(() => checkRuntime("16.4.x-hls-scala2.12", undefined)).toThrow(/Genomics/);
   });

@@ -65,7 +65,7 @@ describe("Dockerfile", () => {
     for (const stack of ["dev", "prod"]) {
       const config = parseYaml(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
       expect(config["dcs:image"].runtime, stack).toBe("16.4-LTS");
-      expect(config["dcs:cluster"].sparkVersion, stack).toBe("16.4.x-scala2.12");
+      expect(config["dcs:clusters"].dask.sparkVersion, stack).toBe("16.4.x-scala2.12");
     }
   });
 

@@ -1006,7 +1006,11 @@ const adoDeploys = (file: string) => {
     ((stage.jobs ?? []) as Obj[])
       .filter((job) => job.deployment)
       .map((job) => {
-        const connection = /azureConnection: \$\{\{ variables\.(\w+) \}\}/.exec(read(file).slice(read(file).indexOf(`environment: ${String(job.environment)}`)))?.[1] ?? "";
+        let connection = "";
+        walkStrings(job, (v, keys) => {
+          const m = /^\$\{\{ variables\.(\w+) \}\}$/.exec(v);
+          if (keys.at(-1) === "azureConnection" && m) connection = m[1];
+        });
         return {
           stage: String(stage.stage),
           dependsOn: (stage.dependsOn ?? []) as string[],

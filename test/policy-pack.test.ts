@@ -113,7 +113,7 @@ describe("the pack under the analyzer protocol", () => {
   it("finds nothing in a sound registry and cluster", async () => {
     await configure();
     expect(await analyze(REGISTRY, "registry-acr", soundRegistry, true)).toEqual([]);
-    expect(await analyze(CLUSTER, "cluster-cluster", soundCluster)).toEqual([]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", soundCluster)).toEqual([]);
   });
 
   it("reports a bad prod registry's violations, mandatory", async () => {
@@ -130,7 +130,7 @@ describe("the pack under the analyzer protocol", () => {
       autoterminationMinutes: UNKNOWN,
       customTags: UNKNOWN,
     };
-    expect(await analyze(CLUSTER, "cluster-cluster", unknown)).toEqual([]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", unknown)).toEqual([]);
     expect(await analyze(REGISTRY, "registry-acr", { ...soundRegistry, adminUserEnabled: UNKNOWN, tags: UNKNOWN }, true)).toEqual([]);
     // The stack name in the URN still says prod: an unprotected registry is flagged even with its tags unknown.
     expect(await analyze(REGISTRY, "registry-acr", { ...soundRegistry, tags: UNKNOWN }, false)).toEqual(["mandatory:registry-protected-in-prod"]);
@@ -139,27 +139,27 @@ describe("the pack under the analyzer protocol", () => {
   it("reads a property the program did not set as absent", async () => {
     const noMode: Record<string, unknown> = { ...soundCluster };
     delete noMode.dataSecurityMode;
-    expect(await analyze(CLUSTER, "cluster-cluster", noMode)).toEqual(["mandatory:cluster-dedicated-access-mode"]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", noMode)).toEqual(["mandatory:cluster-dedicated-access-mode"]);
   });
 
   it("takes settings and enforcement levels from the pack config", async () => {
     await configure({ "cluster-auto-termination": { properties: { maxAutoterminationMinutes: 60 } } });
-    expect(await analyze(CLUSTER, "cluster-cluster", soundCluster)).toEqual(["mandatory:cluster-auto-termination"]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", soundCluster)).toEqual(["mandatory:cluster-auto-termination"]);
     await configure({ "cluster-auto-termination": { enforcementLevel: pb.EnforcementLevel.ADVISORY, properties: { maxAutoterminationMinutes: 60 } } });
-    expect(await analyze(CLUSTER, "cluster-cluster", soundCluster)).toEqual(["advisory:cluster-auto-termination"]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", soundCluster)).toEqual(["advisory:cluster-auto-termination"]);
     await configure({ "cluster-auto-termination": { enforcementLevel: pb.EnforcementLevel.DISABLED } });
-    expect(await analyze(CLUSTER, "cluster-cluster", { ...soundCluster, autoterminationMinutes: 0 })).toEqual([]);
+    expect(await analyze(CLUSTER, "cluster-dask-cluster", { ...soundCluster, autoterminationMinutes: 0 })).toEqual([]);
     await configure();
   });
 
   it("checks the stack as a whole, reporting against the violating resource", async () => {
     const foreign = { ...soundCluster, dockerImage: { ...soundCluster.dockerImage, url: `elsewhere.azurecr.io/x@sha256:${"b".repeat(64)}` } };
-    const resources = [resource(REGISTRY, "registry-acr", { ...soundRegistry, loginServer: UNKNOWN }, true), resource(CLUSTER, "cluster-cluster", foreign)].map((r) =>
+    const resources = [resource(REGISTRY, "registry-acr", { ...soundRegistry, loginServer: UNKNOWN }, true), resource(CLUSTER, "cluster-dask-cluster", foreign)].map((r) =>
       new pb.AnalyzerResource().setUrn(r.urn).setType(r.type).setName(r.name).setProperties(r.properties).setOptions(r.options),
     );
     const res = await call<pb.AnalyzeStackRequest, pb.AnalyzeResponse>(client.analyzeStack, new pb.AnalyzeStackRequest().setResourcesList(resources));
     expect(res.getDiagnosticsList().map((d) => [LEVEL[d.getEnforcementlevel()], d.getPolicyname(), d.getUrn()])).toEqual([
-      ["mandatory", "cluster-image-from-stack-registry", urn(CLUSTER, "cluster-cluster")],
+      ["mandatory", "cluster-image-from-stack-registry", urn(CLUSTER, "cluster-dask-cluster")],
     ]);
   });
 });

@@ -15,7 +15,9 @@ import {
   evaluateStack,
   GUARDRAILS,
   IMAGE,
+  INSTANCE_POOL,
   isUnknown,
+  JOB,
   REGISTRY,
   STACK_REFERENCE,
   stackOfUrn,
@@ -54,8 +56,8 @@ function image(props: Record<string, unknown> = {}): StackResource {
 function cluster(props: Record<string, unknown> = {}): StackResource {
   return {
     type: CLUSTER,
-    name: "cluster-cluster",
-    urn: urn("prod", CLUSTER, "cluster-cluster"),
+    name: "cluster-dask-cluster",
+    urn: urn("prod", CLUSTER, "cluster-dask-cluster"),
     props: {
       dockerImage: { url: DIGEST, basicAuth: { username: "5b2e7d4a", password: "{{secrets/dcs-hydrology/acr-pull-secret}}" } },
       dataSecurityMode: "SINGLE_USER",
@@ -70,6 +72,69 @@ function cluster(props: Record<string, unknown> = {}): StackResource {
   };
 }
 const sound = () => [registry(), image(), cluster(), { type: WORKSPACE_CONF, name: "dcs", props: { customConfig: { enableDcs: "true" } } }];
+
+const AUTH = { username: "5b2e7d4a", password: "{{secrets/dcs-hydrology/acr-pull-secret}}" };
+/**
+ * A job cluster's `newCluster`, as computeSpec builds it: no autoterminationMinutes (it ends with
+ * its run), drawing from a pool, so its VMs carry the pool's tags and it may not repeat their keys.
+ */
+function jobCluster(props: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    sparkVersion: "16.4.x-scala2.12",
+    instancePoolId: "pool-d4-id",
+    driverInstancePoolId: "pool-d4-id",
+    numWorkers: 2,
+    dataSecurityMode: "SINGLE_USER",
+    singleUserName: "5b2e7d4a",
+    dockerImage: { url: DIGEST, basicAuth: AUTH },
+    initScripts: [{ workspace: { destination: "/Shared/dcs/prod/init-scripts/init_script_dask.sh" } }],
+    customTags: {},
+    ...props,
+  };
+}
+/** A job cluster on its own VMs instead of a pool, with its own cost tags. */
+const UNPOOLED = { instancePoolId: undefined, driverInstancePoolId: undefined, nodeTypeId: "Standard_D4ds_v5", driverNodeTypeId: "Standard_D4ds_v5", customTags: TAGS };
+/** A job with a task on its own cluster (`smoke`) and a shared job cluster (`main`) a second task runs on. */
+function job(props: Record<string, unknown> = {}, smoke: Record<string, unknown> = {}): StackResource {
+  return {
+    type: JOB,
+    name: "job-nightly",
+    urn: urn("prod", JOB, "job-nightly"),
+    props: {
+      name: "hydrology-nightly",
+      tags: { workload: "nightly-study" },
+      jobClusters: [{ jobClusterKey: "main", newCluster: jobCluster() }],
+      tasks: [
+        { taskKey: "smoke", newCluster: jobCluster(smoke), sparkPythonTask: { pythonFile: "/Workspace/Shared/dcs/prod/jobs/dask_smoke.py" } },
+        { taskKey: "study", jobClusterKey: "main", sparkPythonTask: { pythonFile: "/Workspace/Shared/dcs/prod/jobs/study.py" } },
+      ],
+      schedule: { quartzCronExpression: "0 0 2 * * ?", timezoneId: "Europe/Amsterdam" },
+      ...props,
+    },
+    opts: {},
+  };
+}
+/** A warm pool with the image and the runtime preloaded, spot VMs. */
+function pool(props: Record<string, unknown> = {}): StackResource {
+  return {
+    type: INSTANCE_POOL,
+    name: "pool-d4",
+    urn: urn("prod", INSTANCE_POOL, "pool-d4"),
+    props: {
+      instancePoolName: "hydrology-prod-d4",
+      nodeTypeId: "Standard_D4ds_v5",
+      minIdleInstances: 1,
+      idleInstanceAutoterminationMinutes: 15,
+      preloadedDockerImages: [{ url: DIGEST, basicAuth: AUTH }],
+      preloadedSparkVersions: ["16.4.x-scala2.12"],
+      azureAttributes: { availability: "SPOT_AZURE", spotBidMaxPrice: -1 },
+      customTags: TAGS,
+      ...props,
+    },
+    opts: {},
+  };
+}
+const soundWithJobAndPool = () => [...sound(), pool(), job()];
 
 const policies = (resources: StackResource[], config: Partial<GuardrailConfig> = {}, undefinedMeans?: UndefinedMeans) =>
   evaluateStack(resources, config, { undefinedMeans }).map((f) => `${f.enforcement}:${f.policy}`);
@@ -125,7 +190,7 @@ describe("each policy passes a sound stack and flags its violation", () => {
       expect(findings.map((f) => f.policy)).toEqual([policy]);
       expect(findings[0].enforcement).toBe(GUARDRAILS.find((g) => g.name === policy)?.enforcement);
       expect(findings[0].message).toMatch(message);
-      expect(findings[0].resource).toMatch(/^(registry-acr|image-image|cluster-cluster)$/);
+      expect(findings[0].resource).toMatch(/^(registry-acr|image-image|cluster-dask-cluster)$/);
     }
   });
 
@@ -134,6 +199,167 @@ describe("each policy passes a sound stack and flags its violation", () => {
     for (const g of GUARDRAILS) {
       expect(g.rule(conf.type, conf.props, { name: conf.name, config: DEFAULT_CONFIG, stack: [conf], undefinedMeans: "absent" })).toEqual([]);
     }
+  });
+});
+
+describe("job clusters and pools (issue 13, item 6)", () => {
+  it.each(["unknown", "absent"] as const)("a sound stack with a pool and a job has no finding (undefined means %s)", (mode) => {
+    expect(evaluateStack(soundWithJobAndPool(), {}, { undefinedMeans: mode })).toEqual([]);
+  });
+
+  const ref = { type: STACK_REFERENCE, name: "platform", props: { name: "org/dcs-platform/platform-prod" } };
+  const withPolicy = (c: StackResource) => ({ ...c, props: { ...c.props, policyId: "POL-1" } });
+  const foreign = `elsewhere.azurecr.io/x@sha256:${"d".repeat(64)}`;
+
+  // Each a violating job cluster (task smoke): exactly that finding, naming the job and the task.
+  const jobCases: [policy: string, stack: () => StackResource[], message: RegExp][] = [
+    ["cluster-image-pinned", () => [registry(), job({}, { dockerImage: { url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: AUTH } })], /^job job-nightly, task smoke runs image \S+:latest: latest moves/],
+    ["cluster-image-from-stack-registry", () => [registry(), job({}, { dockerImage: { url: foreign, basicAuth: AUTH } })], /^job job-nightly, task smoke pulls its image from elsewhere\.azurecr\.io, not from a registry of this stack/],
+    ["cluster-image-basic-auth", () => [registry(), job({}, { dockerImage: { url: DIGEST, basicAuth: { username: "", password: "" } } })], /^job job-nightly, task smoke pulls from a private registry without basic auth \(username and password missing\); set dockerImage\.basicAuth/],
+    ["cluster-pull-secret-by-reference", () => [registry(), job({}, { dockerImage: { url: DIGEST, basicAuth: { username: "u", password: "the-client-secret" } } })], /^job job-nightly, task smoke carries its registry password in dockerImage\.basicAuth\.password/],
+    ["cluster-dedicated-access-mode", () => [registry(), job({}, { dataSecurityMode: "USER_ISOLATION" })], /^job job-nightly, task smoke uses access mode USER_ISOLATION/],
+    ["cluster-runtime-supports-containers", () => [registry(), job({}, { sparkVersion: "16.4.x-cpu-ml-scala2.12" })], /^job job-nightly, task smoke runs 16\.4\.x-cpu-ml-scala2\.12: ML runtimes/],
+    ["init-scripts-not-on-dbfs", () => [registry(), job({}, { initScripts: [{ dbfs: { destination: "dbfs:/dcs/prod/x.sh" } }] })], /^job job-nightly, task smoke runs init scripts from DBFS \(dbfs:\/dcs\/prod\/x\.sh\)/],
+    ["cluster-cost-tags", () => [registry(), job({}, { ...UNPOOLED, customTags: { team: "hydrology" } })], /^job job-nightly, task smoke lacks the cost tags costCenter, environment in customTags or the job's tags/],
+    [
+      "cluster-uses-platform-policy",
+      () => [registry(), withPolicy(cluster()), ref, job({ jobClusters: [{ jobClusterKey: "main", newCluster: jobCluster({ policyId: "POL-1" }) }] })],
+      /^job job-nightly, task smoke belongs to a team stack that reads platform stack org\/dcs-platform\/platform-prod, but carries no policyId/,
+    ],
+  ];
+  // Each a violating pool: exactly that finding, naming the pool.
+  const poolCases: [policy: string, stack: () => StackResource[], message: RegExp][] = [
+    ["cluster-image-pinned", () => [registry(), pool({ preloadedDockerImages: [{ url: "dcshydroprod.azurecr.io/hydrology/dask:latest", basicAuth: AUTH }] })], /^pool pool-d4 preloads image \S+:latest: latest moves/],
+    ["cluster-image-from-stack-registry", () => [registry(), pool({ preloadedDockerImages: [{ url: foreign, basicAuth: AUTH }] })], /^pool pool-d4 preloads an image from elsewhere\.azurecr\.io, not from a registry of this stack/],
+    [
+      "cluster-image-basic-auth",
+      () => [registry(), pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: AUTH }, { url: DIGEST, basicAuth: { username: "u", password: "" } }] })],
+      /^pool pool-d4 pulls from a private registry without basic auth \(password missing\); set preloadedDockerImages\[1\]\.basicAuth/,
+    ],
+    ["cluster-pull-secret-by-reference", () => [registry(), pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: { username: "u", password: "the-client-secret" } }] })], /^pool pool-d4 carries its registry password in preloadedDockerImages\[0\]\.basicAuth\.password/],
+    ["cluster-runtime-supports-containers", () => [registry(), pool({ preloadedSparkVersions: ["16.4.x-scala2.12", "15.4.x-gpu-ml-scala2.12"] })], /^pool pool-d4 preloads 15\.4\.x-gpu-ml-scala2\.12: ML runtimes/],
+    ["cluster-cost-tags", () => [registry(), pool({ customTags: { team: "hydrology" } })], /^pool pool-d4 lacks the cost tags costCenter, environment in customTags; the VMs of clusters drawn from the pool carry its tags/],
+  ];
+
+  it("cover every policy that judges jobs, and every one that judges pools (appliesTo)", () => {
+    expect(jobCases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.filter((g) => g.appliesTo.includes(JOB)).map((g) => g.name).sort());
+    expect(poolCases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.filter((g) => g.appliesTo.includes(INSTANCE_POOL)).map((g) => g.name).sort());
+    expect(GUARDRAILS.find((g) => g.name === "cluster-auto-termination")?.appliesTo).toEqual([CLUSTER]);
+  });
+
+  const exactly = (policy: string, stack: () => StackResource[], message: RegExp, resource: string) => {
+    for (const mode of ["unknown", "absent"] as const) {
+      const findings = evaluateStack(stack(), {}, { undefinedMeans: mode });
+      expect(findings.map((f) => `${f.policy}:${f.resource}`), mode).toEqual([`${policy}:${resource}`]);
+      expect(findings[0].message).toMatch(message);
+    }
+  };
+  it.each(jobCases)("a job cluster: %s", (policy, stack, message) => exactly(policy, stack, message, "job-nightly"));
+  it.each(poolCases)("a pool: %s", (policy, stack, message) => exactly(policy, stack, message, "pool-d4"));
+
+  it("names every kind of cluster inside a job, one finding each", () => {
+    const bad = jobCluster({ dataSecurityMode: "USER_ISOLATION" });
+    const j = job({
+      newCluster: bad,
+      jobClusters: [{ jobClusterKey: "main", newCluster: jobCluster() }, { jobClusterKey: "wide", newCluster: bad }],
+      tasks: [
+        { taskKey: "smoke", newCluster: bad },
+        { newCluster: bad }, // a key not known yet: named by its position
+        { taskKey: "each", forEachTask: { inputs: "[1,2]", task: { taskKey: "each_iteration", newCluster: bad } } },
+        { taskKey: "study", jobClusterKey: "main" },
+        { taskKey: "shared", existingClusterId: "0101-abc" },
+      ],
+    });
+    expect(evaluateStack([registry(), j], {}, { undefinedMeans: "absent" }).map((f) => f.message.split(" uses access mode")[0])).toEqual([
+      "job job-nightly (its newCluster)",
+      "job job-nightly, job cluster wide",
+      "job job-nightly, task smoke",
+      "job job-nightly, task #2",
+      "job job-nightly, task each, for-each task each_iteration",
+    ]);
+  });
+
+  it("does not judge a job cluster's auto-termination: it ends with its run", () => {
+    expect(policies([registry(), job({}, { autoterminationMinutes: 0 })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), job({}, { autoterminationMinutes: undefined, customTags: { ...TAGS, longRunning: "no" } })], {}, "absent")).toEqual([]);
+  });
+
+  it("takes a job cluster's cost tags from its customTags or its job's tags", () => {
+    expect(policies([registry(), job({ tags: TAGS }, { ...UNPOOLED, customTags: {} })], {}, "absent")).toEqual([]); // the job's tags propagate
+    expect(policies([registry(), job({ tags: { team: "hydrology" } }, { ...UNPOOLED, customTags: { costCenter: "HYD-4410", environment: "prod" } })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), job({ tags: { ...TAGS, team: " " } }, { ...UNPOOLED, customTags: { ...TAGS, team: "" } })], {}, "absent")).toEqual(["advisory:cluster-cost-tags"]);
+    expect(policies([registry(), job({ tags: UNKNOWN_STRING }, { ...UNPOOLED, customTags: {} })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), job({ tags: undefined }, { ...UNPOOLED, customTags: {} })], {}, "absent")).toEqual(["advisory:cluster-cost-tags"]);
+    expect(policies([registry(), job({ tags: undefined }, { ...UNPOOLED, customTags: {} })], {}, "unknown")).toEqual([]); // a recorded preview: the job's tags may not be known yet
+  });
+
+  it("takes a pooled cluster's cost tags from its pool, which must carry them", () => {
+    for (const mode of ["unknown", "absent"] as const) {
+      for (const id of ["0101-pool-d4", UNKNOWN_STRING, "(computed: pool-d4.id)"]) {
+        expect(policies([registry(), cluster({ instancePoolId: id, customTags: {} }), job({ tags: {} }, { instancePoolId: id, customTags: {} }), pool()], {}, mode)).toEqual([]);
+      }
+      expect(evaluateStack([registry(), cluster({ instancePoolId: "0101-pool-d4", customTags: {} }), pool({ customTags: {} })], {}, { undefinedMeans: mode }).map((f) => `${f.policy}:${f.resource}`)).toEqual([
+        "cluster-cost-tags:pool-d4",
+      ]);
+    }
+    // Not set: the cluster has VMs of its own, and its own tags are judged.
+    expect(policies([registry(), cluster({ instancePoolId: undefined, customTags: {} })], {}, "unknown")).toEqual(["advisory:cluster-cost-tags"]);
+  });
+
+  it("judges a pool's runtimes only when it preloads an image", () => {
+    expect(policies([registry(), pool({ preloadedDockerImages: [], preloadedSparkVersions: ["16.4.x-cpu-ml-scala2.12"] })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), pool({ preloadedDockerImages: undefined, preloadedSparkVersions: ["16.4.x-cpu-ml-scala2.12"] })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), pool({ preloadedDockerImages: UNKNOWN_STRING, preloadedSparkVersions: ["16.4.x-cpu-ml-scala2.12"] })], {}, "absent")).toEqual([]);
+    expect(policies([registry(), pool({ preloadedSparkVersions: ["16.4.x-scala2.12", "10.4.x-genomics-scala2.12"] })])).toEqual(["mandatory:cluster-runtime-supports-containers"]);
+  });
+
+  it("accepts a pool's preloaded image by the content tag of an image the stack builds", () => {
+    const built = "dcshydroprod.azurecr.io/hydrology/dask:16.4-lts-0123456789ab";
+    expect(policies([registry(), image(), pool({ preloadedDockerImages: [{ url: built, basicAuth: AUTH }] })])).toEqual([]);
+    expect(policies([registry(), image(), pool({ preloadedDockerImages: [{ url: built.replace("0123", "9999"), basicAuth: AUTH }] })])).toEqual(["mandatory:cluster-image-pinned"]);
+  });
+
+  it("judges every cluster of the map, naming the one that violates", () => {
+    const second = { ...cluster({ sparkVersion: "16.4.x-cpu-ml-scala2.12" }), name: "cluster-analysis", urn: urn("prod", CLUSTER, "cluster-analysis") };
+    const third = { ...cluster(), name: "cluster-batch", urn: urn("prod", CLUSTER, "cluster-batch") };
+    const findings = evaluateStack([registry(), cluster(), second, third, pool(), job()], {}, { undefinedMeans: "absent" });
+    expect(findings.map((f) => `${f.policy}:${f.resource}`)).toEqual(["cluster-runtime-supports-containers:cluster-analysis"]);
+    expect(findings[0].message).toMatch(/^cluster cluster-analysis runs 16\.4\.x-cpu-ml-scala2\.12/);
+  });
+
+  // Each value below would violate a policy if it were known to be wrong.
+  const unknownSpec = (u: unknown) =>
+    jobCluster({ dockerImage: { url: u, basicAuth: { username: u, password: u } }, dataSecurityMode: u, sparkVersion: u, customTags: { ...TAGS, team: u }, initScripts: u, policyId: u });
+  const unknownJob = (u: unknown) =>
+    job({ tags: { team: u }, jobClusters: [{ jobClusterKey: "main", newCluster: { ...unknownSpec(u), ...UNPOOLED, customTags: { ...TAGS, team: u } } }], tasks: [{ taskKey: "smoke", newCluster: unknownSpec(u) }] });
+  const unknownPool = (u: unknown) => pool({ preloadedDockerImages: [{ url: u, basicAuth: { username: u, password: u } }], preloadedSparkVersions: [u], customTags: { ...TAGS, team: u } });
+
+  it.each([
+    ["an engine sentinel", UNKNOWN_STRING],
+    ["a renderer's placeholder", "(computed: image-image.repoDigest)"],
+    ["the SDK's unknown", { __pulumiUnknown: true }],
+  ])("a job or a pool not known yet never violates: %s, in either mode", (_what, u) => {
+    for (const mode of ["unknown", "absent"] as const) {
+      const at = (resources: StackResource[]) => evaluateStack([registry(), ref, ...resources], {}, { undefinedMeans: mode });
+      expect(at([unknownJob(u), unknownPool(u)])).toEqual([]);
+      // Whole lists, entries and blocks not known yet.
+      expect(at([job({ tasks: u, jobClusters: u, newCluster: u }), pool({ preloadedDockerImages: u, preloadedSparkVersions: u, customTags: u })])).toEqual([]);
+      expect(at([job({ tasks: [u, { taskKey: "smoke", newCluster: u }, { taskKey: "each", forEachTask: u }], jobClusters: [u, { jobClusterKey: "main", newCluster: u }] }), pool({ preloadedDockerImages: [u] })])).toEqual([]);
+    }
+  });
+
+  it("reads an undefined in a recorded job or pool as not known yet", () => {
+    const u = undefined;
+    // Not with a platform stack: a team stack's program always sets policyId, so it is read as absent there.
+    expect(evaluateStack([registry(), unknownJob(u), unknownPool(u)])).toEqual([]);
+    expect(evaluateStack([registry(), ref, { ...job(), props: {} }, { ...pool(), props: {} }])).toEqual([]);
+  });
+
+  it("judges secrets in Pulumi's wire format inside jobs and pools by their value", () => {
+    const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+    expect(policies([registry(), job({ tasks: secret([{ taskKey: "smoke", newCluster: jobCluster() }]) }), pool({ preloadedDockerImages: [secret({ url: DIGEST, basicAuth: AUTH })] })])).toEqual([]);
+    expect(policies([registry(), pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: { username: "u", password: secret("raw") } }] })])).toEqual(["mandatory:cluster-pull-secret-by-reference"]);
+    expect(policies([registry(), job({ tasks: [{ taskKey: "smoke", newCluster: secret(jobCluster({ sparkVersion: "16.4.x-cpu-ml-scala2.12" })) }] })])).toEqual(["mandatory:cluster-runtime-supports-containers"]);
   });
 });
 
@@ -326,15 +552,15 @@ describe("a deliberately bad stack", () => {
     expect(evaluateStack(bad(), {}, { undefinedMeans: "absent" }).map((f) => `${f.enforcement}:${f.policy}:${f.resource}`)).toEqual([
       "mandatory:acr-admin-user-disabled:registry-acr",
       "mandatory:acr-anonymous-pull-disabled:registry-acr",
-      "mandatory:cluster-image-pinned:cluster-cluster",
-      "mandatory:cluster-image-from-stack-registry:cluster-cluster",
-      "mandatory:cluster-dedicated-access-mode:cluster-cluster",
-      "mandatory:cluster-runtime-supports-containers:cluster-cluster",
-      "mandatory:cluster-auto-termination:cluster-cluster",
+      "mandatory:cluster-image-pinned:cluster-dask-cluster",
+      "mandatory:cluster-image-from-stack-registry:cluster-dask-cluster",
+      "mandatory:cluster-dedicated-access-mode:cluster-dask-cluster",
+      "mandatory:cluster-runtime-supports-containers:cluster-dask-cluster",
+      "mandatory:cluster-auto-termination:cluster-dask-cluster",
       "mandatory:registry-protected-in-prod:registry-acr",
       "mandatory:image-platform-linux-amd64:image-image",
-      "advisory:init-scripts-not-on-dbfs:cluster-cluster",
-      "advisory:cluster-cost-tags:cluster-cluster",
+      "advisory:init-scripts-not-on-dbfs:cluster-dask-cluster",
+      "advisory:cluster-cost-tags:cluster-dask-cluster",
     ]);
   });
 
@@ -406,6 +632,15 @@ describe("the CrossGuard policies (policy/crossguard.ts)", () => {
     expect(run("cluster-dedicated-access-mode", cluster({ dataSecurityMode: undefined }))).toHaveLength(1);
   });
 
+  it("validate jobs and pools behind the unknown-checking proxy", () => {
+    expect(GUARDRAILS.filter((g) => g.scope === "resource").flatMap((g) => [...run(g.name, job()), ...run(g.name, pool())])).toEqual([]);
+    expect(run("cluster-dedicated-access-mode", job({}, { dataSecurityMode: undefined }))).toEqual([expect.stringMatching(/^job job-nightly, task smoke sets no dataSecurityMode/)]);
+    expect(run("cluster-pull-secret-by-reference", pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: { username: "u", password: "raw" } }] }))).toHaveLength(1);
+    const u = UNKNOWN_STRING;
+    const unknown = job({ tasks: [{ taskKey: "smoke", newCluster: { dockerImage: { url: u, basicAuth: { username: u, password: u } }, dataSecurityMode: u, sparkVersion: u, customTags: u, initScripts: u } }] });
+    for (const g of GUARDRAILS.filter((x) => x.scope === "resource")) expect(run(g.name, unknown)).toEqual([]);
+  });
+
   it("validate the stack, reporting each violation against its resource's URN", () => {
     const reports: [string, string | undefined][] = [];
     const stack = [registry({ anonymousPullEnabled: UNKNOWN_STRING }), cluster({ dockerImage: { url: `elsewhere.io/x@sha256:${"e".repeat(64)}` } }), cluster({ dockerImage: { url: UNKNOWN_STRING } })];
@@ -417,5 +652,20 @@ describe("the CrossGuard policies (policy/crossguard.ts)", () => {
       void validate(args as never, (m, u) => reports.push([m, u]));
     }
     expect(reports).toEqual([[expect.stringMatching(/pulls its image from elsewhere\.io/), stack[1].urn]]);
+  });
+
+  it("validate a stack's jobs and pools, reporting against the job's and the pool's URN", () => {
+    const reports: [string, string | undefined][] = [];
+    const foreign = `elsewhere.io/x@sha256:${"e".repeat(64)}`;
+    const stack = [registry(), job({}, { dockerImage: { url: foreign, basicAuth: AUTH } }), pool({ preloadedDockerImages: [{ url: foreign, basicAuth: AUTH }] })];
+    const args = { resources: stack.map((r) => resourceArgs(r)), getConfig: () => ({}) };
+    for (const name of ["cluster-image-pinned", "cluster-image-from-stack-registry", "cluster-image-basic-auth"]) {
+      const validate: StackValidation = byName(name).validateStack;
+      void validate(args as never, (m, u) => reports.push([m, u]));
+    }
+    expect(reports).toEqual([
+      [expect.stringMatching(/^job job-nightly, task smoke pulls its image from elsewhere\.io/), stack[1].urn],
+      [expect.stringMatching(/^pool pool-d4 preloads an image from elsewhere\.io/), stack[2].urn],
+    ]);
   });
 });

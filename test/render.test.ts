@@ -55,7 +55,7 @@ describe("npm start (the command line)", () => {
   it("renders dev with a readable summary grouped by component", () => {
     const { code, stdout } = results.dev1;
     expect(code).toBe(0);
-    for (const heading of ['ContainerRegistry "registry"', 'ClusterImage "image"', 'InitScripts "init-scripts"', 'DcsCluster "cluster"', "Outputs"]) expect(stdout).toContain(heading);
+    for (const heading of ['ContainerRegistry "registry"', 'ClusterImage "image"', 'InitScripts "init-scripts"', 'DcsCluster "cluster-dask"', "Outputs"]) expect(stdout).toContain(heading);
     expect(stdout).toMatch(/imageRef: \(computed: image-image\.repoDigest\)/);
     expect(stdout).toContain("rendered with placeholders: dcs:pullClientSecret");
     expect(stdout).not.toContain("(placeholder secret for");
@@ -112,7 +112,7 @@ describe("npm start (the command line)", () => {
       const { code, stderr } = await cli("--stack", name, "--out", out);
       expect(code).toBe(1);
       expect(stderr).toContain(`Pulumi.${name}.yaml`);
-      expect(stderr).toContain("dcs:cluster.numWorkers: a Dask cluster needs at least one worker");
+      expect(stderr).toContain("dcs:clusters.dask.numWorkers: a Dask cluster needs at least one worker");
       expect(stderr).toContain("nothing was written");
       expect(fs.existsSync(out)).toBe(false);
       expect(fs.existsSync(out.replace(/json$/, "md"))).toBe(false);
@@ -171,7 +171,7 @@ describe("rendered outputs", () => {
     const graph = toMermaid(dev);
     expect(graph).toMatch(/subgraph \S+\["ContainerRegistry 'registry'"\]/);
     expect(graph).toMatch(/n_\S*registry_acr --> n_\S*image_image/);
-    expect(graph).toMatch(/n_\S*image_image --> n_\S*cluster_cluster/);
+    expect(graph).toMatch(/n_\S*image_image --> n_\S*cluster_dask_cluster/);
   });
 
   it("diff finds a changed cluster size and a changed init script", async () => {
@@ -180,22 +180,22 @@ describe("rendered outputs", () => {
     const base = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts } });
     const script = fs.readdirSync(scripts).find((f) => f.endsWith(".sh"))!;
     fs.appendFileSync(path.join(scripts, script), "# changed\n");
-    const devCluster = JSON.parse(JSON.stringify((await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"]));
+    const devCluster = JSON.parse(JSON.stringify((await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"].dask));
     devCluster.numWorkers = 6;
-    const head = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts }, "dcs:cluster": devCluster });
+    const head = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts }, "dcs:clusters": { dask: devCluster } });
     const d = diffRenderings(JSON.parse(toJson(base)), JSON.parse(toJson(head)));
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([]);
     const byName = Object.fromEntries(d.changed.map((c) => [c.urn.split("::").pop(), c.changes.map((x) => x.path)]));
     // The edited script reaches the cluster spec: its content hash is an environment variable there.
-    expect(byName["cluster-cluster"]).toEqual(["inputs.numWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
+    expect(byName["cluster-dask-cluster"]).toEqual(["inputs.numWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
     expect(byName[`init-scripts-${script.replace(/\.sh$/, "").replace(/[^A-Za-z0-9-]+/g, "-")}`]).toEqual(["inputs.contentBase64"]);
     const text = diffToMarkdown(d, "dev");
     expect(text).toContain("0 to add, 2 to change, 0 to remove.");
-    expect(text).toContain("`cluster-cluster` (databricks:index/cluster:Cluster) (restarts the cluster if it is running)");
+    expect(text).toContain("`cluster-dask-cluster` (databricks:index/cluster:Cluster) (restarts the cluster if it is running)");
     expect(text).toMatch(/`inputs\.numWorkers`: `2` -> `6` \[resize\]/);
     expect(text).toMatch(/`inputs\.sparkEnvVars\.DCS_INIT_SCRIPTS_SHA256`: `[0-9a-f]{64}` -> `[0-9a-f]{64}` \[restart\]/);
-    expect(text).toContain("> **Restarts:** `cluster-cluster`");
+    expect(text).toContain("> **Restarts:** `cluster-dask-cluster`");
     expect(diffToMarkdown(diffRenderings(base, base), "dev")).toContain("No changes");
   });
 
@@ -222,11 +222,11 @@ describe("rendered outputs", () => {
   });
 
   it("warn, naming the key, when a Dask cluster autoscales", async () => {
-    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"];
+    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"].dask;
     const rest = { ...devCluster };
     delete rest.numWorkers;
-    const r = await renderForTest("dev", { "dcs:cluster": { ...rest, autoscale: { minWorkers: 1, maxWorkers: 4 } } });
-    expect(r.warnings).toEqual([expect.stringMatching(/^dcs:cluster\.autoscale: Databricks autoscaling follows Spark's load/)]);
+    const r = await renderForTest("dev", { "dcs:clusters": { dask: { ...rest, autoscale: { minWorkers: 1, maxWorkers: 4 } } } });
+    expect(r.warnings).toEqual([expect.stringMatching(/^dcs:clusters\.dask\.autoscale: Databricks autoscaling follows Spark's load/)]);
     expect(dev.warnings).toEqual([]);
   });
 
@@ -239,8 +239,8 @@ describe("rendered outputs", () => {
   });
 
   it("imageReference tag: the cluster names the content tag, only once the image is pushed, and the policies accept it", async () => {
-    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:cluster"];
-    const r = await renderForTest("dev", { "dcs:cluster": { ...devCluster, imageReference: "tag" } });
+    const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"].dask;
+    const r = await renderForTest("dev", { "dcs:clusters": { dask: { ...devCluster, imageReference: "tag" } } });
     const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
     const image = r.resources.find((x) => x.type === "docker:index/image:Image")!;
     expect(cluster.inputs.dockerImage).toMatchObject({ url: image.inputs.imageName });

@@ -44,7 +44,8 @@ describe("Pulumi.dev.yaml", () => {
     expect(cluster.inputs.clusterLogConf).toEqual({ volumes: { destination: "/Volumes/hydrology/dcs/cluster-logs/dev" } });
     expect(r.outputs.externalPrerequisites).toEqual([expect.stringMatching(/^Unity Catalog volume hydrology\.dcs\.cluster-logs exists/)]);
     // Org id from the workspace URL (adb-<org id>.<n>.azuredatabricks.net); 8087, a port the proxy serves.
-    expect(r.outputs.daskDashboardUrl).toBe(`https://adb-1234567890123456.7.azuredatabricks.net/driver-proxy/o/1234567890123456/${String(r.outputs.clusterId)}/8087/status`);
+    const dask = (r.outputs.clusters as Record<string, { id: string; dashboardUrl: string }>).dask;
+    expect(dask.dashboardUrl).toBe(`https://adb-1234567890123456.7.azuredatabricks.net/driver-proxy/o/1234567890123456/${dask.id}/8087/status`);
     expect(r.invokes.map((i) => i.token)).not.toContain("azure-native:databricks:getWorkspace");
   });
 
@@ -58,11 +59,11 @@ describe("Pulumi.dev.yaml", () => {
   });
 
   it("rejects bad configuration through the real entry before any resource is declared", async () => {
-    const err = await renderForTest("dev", { "dcs:cluster": { autoscale: { minWorkers: 5, maxWorkers: 2 }, singleUserName: "a@b.c" }, "dcs:registry": { name: "x" } }).catch((e: unknown) => e);
+    const err = await renderForTest("dev", { "dcs:clusters": { dask: { autoscale: { minWorkers: 5, maxWorkers: 2 }, singleUserName: "a@b.c" } }, "dcs:registry": { name: "x" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RenderError);
     const message = (err as RenderError).message;
     expect(message).toContain("Pulumi.dev.yaml");
-    expect(message).toContain("dcs:cluster.autoscale.maxWorkers");
+    expect(message).toContain("dcs:clusters.dask.autoscale.maxWorkers");
     expect(message).toContain("dcs:registry.name");
     expect((err as RenderError).recorded.map((x) => x.type)).toEqual(["pulumi:pulumi:Stack"]);
   });

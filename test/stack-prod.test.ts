@@ -52,6 +52,6 @@ describe("Pulumi.prod.yaml", () => {
     const lookup = platform.invokes.find((i) => i.token === "azure-native:databricks:getWorkspace");
     expect(lookup?.args).toEqual({ resourceGroupName: "rg-databricks-prod", workspaceName: "dbw-hydrology-prod" });
     expect(one(r, "pulumi:providers:databricks").inputs.host).toBe(platform.outputs.workspaceUrl);
-    expect(String(r.outputs.daskDashboardUrl)).toContain(`/driver-proxy/o/${String(platform.outputs.workspaceId)}/`);
+    expect((r.outputs.clusters as Record<string, { dashboardUrl: string }>).dask.dashboardUrl).toContain(`/driver-proxy/o/${String(platform.outputs.workspaceId)}/`);
   });
 });

@@ -31,7 +31,7 @@ describe("a team stack reads its platform stack", () => {
     const cluster = one(r, "databricks:index/cluster:Cluster");
     expect(cluster.inputs.policyId).toBe("POLICY-1");
     expect(cluster.inputs.customTags).toMatchObject({ team: "hydrology", costCenter: "HYD-4410" });
-    expect(r.outputs.daskDashboardUrl).toMatch(/^https:\/\/adb-99\.1\.azuredatabricks\.net\/driver-proxy\/o\/99\//);
+    expect((r.outputs.clusters as Record<string, { dashboardUrl: string }>).dask.dashboardUrl).toMatch(/^https:\/\/adb-99\.1\.azuredatabricks\.net\/driver-proxy\/o\/99\//);
     expect(one(r, "pulumi:pulumi:StackReference").inputs.name).toBe(REF);
     expect(r.findings).toEqual([]);
   });

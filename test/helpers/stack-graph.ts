@@ -11,17 +11,21 @@ import type { Rendering } from "../../stacks/render/engine";
 import { FAKE_SECRETS, input, one, ofType, providerUrn, ROOT } from "./record";
 
 export const STACK_OUTPUTS = [
-  "clusterId",
-  "clusterUrl",
+  "clusters",
   "containerServicesManaged",
-  "daskDashboardUrl",
   "externalPrerequisites",
   "imageRef",
   "imageTag",
   "initScriptDestinations",
+  "pools",
   "pullSecretReference",
   "registryLoginServer",
 ];
+
+/** The short name a cluster has in the stack's clusters map: from its resource name `cluster-<name>-cluster`. */
+export function clusterName(cluster: { name: string }): string {
+  return cluster.name.replace(/^cluster-/, "").replace(/-cluster$/, "");
+}
 
 /** URNs `urn` depends on, directly or through its dependencies. */
 export function dependencyClosure(r: Rendering, urn: string): Set<string> {
@@ -141,7 +145,9 @@ export function expectSoundGraph(r: Rendering): void {
   expect(input(cluster, `sparkEnvVars.${SCRIPTS_HASH_VAR}`)).toBe(scriptsHash(scripts));
 
   // The Dask dashboard through the driver proxy, on the configured port.
-  expect(String(r.outputs.daskDashboardUrl)).toMatch(new RegExp(`^https://adb-\\d+\\.\\d+\\.azuredatabricks\\.net/driver-proxy/o/\\d+/${String(r.outputs.clusterId)}/${String(input(cluster, "sparkEnvVars.DCS_DASK_DASHBOARD_PORT"))}/status$`));
+  const exported = (r.outputs.clusters as Record<string, { id: string; url: string; dashboardUrl: string }>)[clusterName(cluster)];
+  expect(exported.id).toMatch(/\S/);
+  expect(exported.dashboardUrl).toMatch(new RegExp(`^https://adb-\\d+\\.\\d+\\.azuredatabricks\\.net/driver-proxy/o/\\d+/${exported.id}/${String(input(cluster, "sparkEnvVars.DCS_DASK_DASHBOARD_PORT"))}/status$`));
 
   // Secrets: no fake secret value anywhere.
   const text = JSON.stringify(r);
