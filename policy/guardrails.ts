@@ -165,10 +165,10 @@ export const GUARDRAILS: Guardrail[] = [
   },
   {
     name: "cluster-cost-tags",
-    description: "Clusters, job clusters (in their customTags or their job's tags) and pools carry the cost tags of costTags (team, costCenter, environment by default) in customTags; a pooled cluster's VMs carry only the pool's tags.",
+    description: "Clusters and job clusters (in their customTags or their job's tags), pooled or not, carry the cost tags of costTags (team, costCenter, environment by default) in customTags, where the platform's cluster policy binds them.",
     enforcement: "advisory",
     scope: "resource",
-    appliesTo: CLUSTERS_JOBS_POOLS,
+    appliesTo: CLUSTERS_JOBS,
     configKeys: ["costTags"],
     remediation: "Add the missing tags to customTags (of a job cluster, or of the job's tags; of a pool).",
     rule: clusterCostTags,

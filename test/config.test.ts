@@ -75,6 +75,17 @@ describe("the committed stack files", () => {
     expect(c.warnings).toEqual([{ key: "dcs:clusters.dask.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:clusters.dask.numWorkers/) }]);
   });
 
+  it("puts workers on spot by default in dev (the driver on demand), not in prod, and never on a pooled cluster", () => {
+    expect(parseTeam(devWithSecret()).clusters.dask.spot).toBe(true);
+    const prod = parseTeam({ ...stackRaw("prod"), pullClientSecret: "p", pushClientSecret: "q" }, "prod");
+    for (const [name, cl] of Object.entries(prod.clusters)) expect(cl.spot, name).toBe(false);
+    const pooled = devWithSecret();
+    pooled.pools = { warm: { nodeType: "Standard_D4ds_v5" } };
+    delete pooled.clusters.dask.nodeType;
+    pooled.clusters.dask.pool = { workers: "warm" };
+    expect(parseTeam(pooled).clusters.dask.spot).toBe(false);
+  });
+
   it("defaults: digest references, 10 tags kept by a daily purge, a 300 s wait after new grants", () => {
     const c = parseTeam(devWithSecret());
     expect(c.clusters.dask.imageReference).toBe("digest");
@@ -135,6 +146,18 @@ const cases: Case[] = [
   ["image reference that is neither digest nor tag", (r) => (r.clusters.dask.imageReference = "latest"), "dcs:clusters.dask.imageReference", /digest|tag/],
   ["no tag kept", (r) => (r.registry.keepTags = 0), "dcs:registry.keepTags", /at least 1 tag/],
   ["purge schedule that is not cron", (r) => (r.registry.purgeSchedule = "daily"), "dcs:registry.purgeSchedule", /five-field cron/],
+  ["no cluster at all", (r) => (r.clusters = {}), "dcs:clusters", /declare at least one cluster/],
+  ["a cluster name that is not short and lower-case", (r) => (r.clusters = { "Big Cluster": r.clusters.dask }), "dcs:clusters.Big Cluster", /short, lower-case/],
+  ["a cluster on a pool that is not declared", (r) => (r.clusters.dask.pool = { workers: "nope" }), "dcs:clusters.dask.pool.workers", /names no pool of dcs:pools/],
+  ["a driver on a spot pool", (r) => { r.pools = { cheap: { nodeType: "Standard_D4ds_v5", spot: true } }; delete r.clusters.dask.nodeType; r.clusters.dask.pool = { workers: "cheap" }; }, "dcs:clusters.dask.pool.driver", /a driver never runs on spot/],
+  ["spot on a cluster that draws from a pool", (r) => { r.pools = { warm: { nodeType: "Standard_D4ds_v5" } }; delete r.clusters.dask.nodeType; r.clusters.dask.pool = { workers: "warm" }; r.clusters.dask.spot = true; }, "dcs:clusters.dask.spot", /spot is the pool's/],
+  ["node types beside a pool", (r) => { r.pools = { warm: { nodeType: "Standard_D4ds_v5" } }; r.clusters.dask.pool = { workers: "warm" }; }, "dcs:clusters.dask.pool", /takes its node types from it/],
+  ["a spot price that is neither -1 nor positive", (r) => (r.clusters.dask.spotMaxPrice = 0), "dcs:clusters.dask.spotMaxPrice", /-1.*positive/],
+  ["a group-dedicated cluster on a runtime before 15.4", (r) => { r.image.runtime = "14.3-LTS"; r.clusters.dask.sparkVersion = "14.3.x-scala2.12"; r.clusters.dask.groupName = "hydrology-team"; }, "dcs:clusters.dask.groupName", /15\.4 or later/],
+  ["a pool whose capacity is below its idle VMs", (r) => (r.pools = { warm: { nodeType: "Standard_D4ds_v5", minIdleInstances: 3, maxCapacity: 2 } }), "dcs:pools.warm.maxCapacity", /at least minIdleInstances/],
+  ["a job schedule that is not Quartz cron", (r) => (r.jobs = { smoke: { file: "dask_smoke.py", runAs: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b", schedule: { cron: "0 2 * * *" } } }), "dcs:jobs.smoke.schedule.cron", /Quartz cron/],
+  ["a job without a service principal to run as", (r) => (r.jobs = { smoke: { file: "dask_smoke.py", runAs: "me@contoso.com" } }), "dcs:jobs.smoke.runAs", /application id/],
+  ["a job file that is not Python", (r) => (r.jobs = { smoke: { file: "smoke.sh", runAs: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b" } }), "dcs:jobs.smoke.file", /Python file/],
   ["grant wait above half an hour", (r) => (r.registry.grantWaitSeconds = 3600), "dcs:registry.grantWaitSeconds", /1800/],
 ];
 

@@ -176,6 +176,6 @@ describe("jobs/dask_smoke.py without a working cluster", () => {
     ].join("\n");
     const r = await run(SYSTEM_PYTHON, ["-B", "-c", program, JOB], { PATH: process.env.PATH });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(["argparse", "asyncio", "dask", "dcs_dask", "distributed", "sys", "time", "traceback"]);
+    expect(JSON.parse(r.stdout)).toEqual(["argparse", "asyncio", "dask", "dcs_dask", "distributed", "operator", "sys", "time", "traceback"]);
   });
 });

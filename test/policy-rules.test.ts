@@ -88,7 +88,7 @@ function jobCluster(props: Record<string, unknown> = {}): Record<string, unknown
     singleUserName: "5b2e7d4a",
     dockerImage: { url: DIGEST, basicAuth: AUTH },
     initScripts: [{ workspace: { destination: "/Shared/dcs/prod/init-scripts/init_script_dask.sh" } }],
-    customTags: {},
+    customTags: TAGS,
     ...props,
   };
 }
@@ -238,7 +238,6 @@ describe("job clusters and pools (issue 13, item 6)", () => {
     ],
     ["cluster-pull-secret-by-reference", () => [registry(), pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: { username: "u", password: "the-client-secret" } }] })], /^pool pool-d4 carries its registry password in preloadedDockerImages\[0\]\.basicAuth\.password/],
     ["cluster-runtime-supports-containers", () => [registry(), pool({ preloadedSparkVersions: ["16.4.x-scala2.12", "15.4.x-gpu-ml-scala2.12"] })], /^pool pool-d4 preloads 15\.4\.x-gpu-ml-scala2\.12: ML runtimes/],
-    ["cluster-cost-tags", () => [registry(), pool({ customTags: { team: "hydrology" } })], /^pool pool-d4 lacks the cost tags costCenter, environment in customTags; the VMs of clusters drawn from the pool carry its tags/],
   ];
 
   it("cover every policy that judges jobs, and every one that judges pools (appliesTo)", () => {
@@ -293,17 +292,11 @@ describe("job clusters and pools (issue 13, item 6)", () => {
     expect(policies([registry(), job({ tags: undefined }, { ...UNPOOLED, customTags: {} })], {}, "unknown")).toEqual([]); // a recorded preview: the job's tags may not be known yet
   });
 
-  it("takes a pooled cluster's cost tags from its pool, which must carry them", () => {
+  it("judges a pooled cluster on its own cost tags, and never a pool (its VMs carry only a dcsPool tag)", () => {
     for (const mode of ["unknown", "absent"] as const) {
-      for (const id of ["0101-pool-d4", UNKNOWN_STRING, "(computed: pool-d4.id)"]) {
-        expect(policies([registry(), cluster({ instancePoolId: id, customTags: {} }), job({ tags: {} }, { instancePoolId: id, customTags: {} }), pool()], {}, mode)).toEqual([]);
-      }
-      expect(evaluateStack([registry(), cluster({ instancePoolId: "0101-pool-d4", customTags: {} }), pool({ customTags: {} })], {}, { undefinedMeans: mode }).map((f) => `${f.policy}:${f.resource}`)).toEqual([
-        "cluster-cost-tags:pool-d4",
-      ]);
+      expect(policies([registry(), cluster({ instancePoolId: "0101-pool-d4" }), pool({ customTags: { dcsPool: "d4" } })], {}, mode)).toEqual([]);
+      expect(policies([registry(), cluster({ instancePoolId: "0101-pool-d4", customTags: {} })], {}, mode)).toEqual(["advisory:cluster-cost-tags"]);
     }
-    // Not set: the cluster has VMs of its own, and its own tags are judged.
-    expect(policies([registry(), cluster({ instancePoolId: undefined, customTags: {} })], {}, "unknown")).toEqual(["advisory:cluster-cost-tags"]);
   });
 
   it("judges a pool's runtimes only when it preloads an image", () => {

@@ -7,7 +7,7 @@
  */
 import { isDigestReference, unsupportedRuntimeReason } from "../../components/naming";
 import { hostOf, isRecord, isUnknownMarker, read, readTag, registryHosts, UNKNOWN } from "../reading";
-import { clusterSpecs, containerImages, containerRuntimes, containerSpecs, drawsFromPool, specTag } from "../specs";
+import { clusterSpecs, containerImages, containerRuntimes, containerSpecs, specTag } from "../specs";
 import { INSTANCE_POOL, IMAGE, REGISTRY, type Props, type Rule, type StackResource } from "../types";
 
 /** The provider's auto-termination when `autoterminationMinutes` is not set (databricks.Cluster docs). */
@@ -162,27 +162,24 @@ export const initScriptsNotOnDbfs: Rule = (type, props, context) =>
   });
 
 /**
- * Cost tags on every cluster, every job cluster (its own customTags or its job's tags, which
- * Databricks propagates to job clusters) and every pool. The VMs of a cluster drawn from a pool
- * carry the pool's tags, not the cluster's (Azure Databricks, "Monitor usage using cluster,
- * pool, and workspace tags"), so an untagged pool leaves its VMs out of the cost reports. A
- * cluster drawn from a pool inherits the pool's custom tags and may not repeat one of their keys
- * (Databricks, "Reduce cluster start times with pools", inherited configuration): its cost tags
- * are its pool's, judged on the pool, so a pooled cluster or job cluster is not judged here.
+ * Cost tags on every cluster and every job cluster (its own customTags or its job's tags, which
+ * Databricks propagates to job clusters), pooled or not. Databricks documents that a cluster drawn
+ * from a pool inherits the pool's custom tags and may not repeat one of their keys, and that the
+ * VMs of a pooled cluster carry the pool's tags; the platform's cluster policy, however, fixes or
+ * requires the cost tags on the cluster itself. dcs-platform keeps them on the clusters (the
+ * policy binds there, and no key is repeated: its pools carry only a `dcsPool` tag), so pools are
+ * not judged here; their VMs are attributed by that tag and Databricks' pool tags.
  */
 export const clusterCostTags: Rule = (type, props, context) => {
-  const { config, undefinedMeans } = context;
-  const pool = { label: `pool ${context.name}`, tag: (t: string) => readTag(type, props, t, undefinedMeans), where: "customTags", why: "the VMs of clusters drawn from the pool carry its tags, not the clusters'" };
-  const specs = clusterSpecs(type, props, context)
-    .filter((spec) => !drawsFromPool(spec))
-    .map((spec) => ({
+  const { config } = context;
+  if (type === INSTANCE_POOL) return [];
+  const specs = clusterSpecs(type, props, context).map((spec) => ({
       label: spec.label,
       tag: (t: string) => specTag(spec, t, context),
       where: spec.job ? "customTags or the job's tags" : "customTags",
       why: "cost reports group clusters by them",
     }));
-  const holders = type === INSTANCE_POOL ? [pool] : specs;
-  return holders.flatMap(({ label, tag, where, why }) => {
+  return specs.flatMap(({ label, tag, where, why }) => {
     const missing = config.costTags.filter((t) => {
       const value = tag(t);
       return value !== UNKNOWN && (typeof value !== "string" || value.trim() === "");
