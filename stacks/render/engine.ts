@@ -30,7 +30,7 @@ export interface RenderOptions {
   stack: string;
   /** Project root (holds Pulumi.yaml). Default: the repository this file is in. */
   projectRoot?: string;
-  /** Full keys (dcs:cluster, ...) replacing or adding to the stack file's values. */
+  /** Full keys (dcs:clusters, ...) replacing or adding to the stack file's values. */
   configOverrides?: Record<string, unknown>;
   /** Secret values by full key; missing secrets get marked placeholders. */
   secrets?: Record<string, string>;
