@@ -60,7 +60,7 @@ export const GUARDRAILS: Guardrail[] = [
     scope: "stack",
     appliesTo: CLUSTERS_JOBS_POOLS,
     configKeys: [],
-    remediation: "Set dockerImage.url (a pool: preloadedDockerImages[].url) to the pushed image's repoDigest, or to the tagged name of the image the stack builds (dcs:cluster.imageReference: tag).",
+    remediation: "Set dockerImage.url (a pool: preloadedDockerImages[].url) to the pushed image's repoDigest, or to the tagged name of the image the stack builds (dcs:clusters.<name>.imageReference: tag).",
     rule: clusterImagePinned,
   },
   {

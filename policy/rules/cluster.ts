@@ -30,7 +30,7 @@ export function builtImageNames(stack: StackResource[]): { names: string[]; comp
 
 /**
  * An image is pinned: by digest, or by the content tag of an image this stack
- * builds (dcs:cluster.imageReference: tag). Never `latest`, never a tag nobody
+ * builds (dcs:clusters.<name>.imageReference: tag). Never `latest`, never a tag nobody
  * in the stack controls. Judges clusters, job clusters and pools' preloaded images.
  */
 export const clusterImagePinned: Rule = (type, props, context) =>
@@ -135,14 +135,14 @@ export const clusterAutoTermination: Rule = (type, props, context) =>
       if (given === UNKNOWN) return [];
       const minutes = given === undefined ? PROVIDER_DEFAULT_AUTOTERMINATION : Number(given);
       if (!Number.isFinite(minutes) || minutes <= 0) {
-        return [`${label} never auto-terminates (autoterminationMinutes: ${JSON.stringify(given)}); set it to a number of idle minutes (dcs:cluster.autoterminationMinutes).`];
+        return [`${label} never auto-terminates (autoterminationMinutes: ${JSON.stringify(given)}); set it to a number of idle minutes (dcs:clusters.<name>.autoterminationMinutes).`];
       }
       if (minutes <= config.maxAutoterminationMinutes) return [];
       const longRunning = readTag(type, spec, "longRunning", undefinedMeans);
       if (longRunning === "true" || longRunning === UNKNOWN) return [];
       const source = given === undefined ? " (the provider's default)" : "";
       return [
-        `${label} auto-terminates after ${minutes} minutes${source}, above the ${config.maxAutoterminationMinutes}-minute cap; lower autoterminationMinutes or opt out with the custom tag longRunning: "true" (dcs:cluster.longRunning: true).`,
+        `${label} auto-terminates after ${minutes} minutes${source}, above the ${config.maxAutoterminationMinutes}-minute cap; lower autoterminationMinutes or opt out with the custom tag longRunning: "true" (dcs:clusters.<name>.longRunning: true).`,
       ];
     });
 
