@@ -25,6 +25,7 @@ import { standardTags } from "../components/naming";
 import { PullSecret, readersOf } from "../components/pullSecret";
 import { RegistryRetention } from "../components/registryRetention";
 import { WarmPool } from "../components/warmPool";
+import { DaskJob, defaultJobFolder } from "../components/daskJob";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
@@ -155,7 +156,8 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
 
   // 3. The pull secret: declared in a scope of this stack, or kept by someone else.
   // Whoever starts a cluster reads the secret: every cluster's owner and group, and the listed readers.
-  const owners = clusterEntries.flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]);
+  // A job cluster is dedicated to the service principal the job runs as: it reads the secret too.
+  const owners = [...clusterEntries.flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]), ...Object.values(team.jobs).map((j) => j.runAs)];
   const readers = readersOf(owners[0], [...owners.slice(1), ...team.pullSecret.readers]);
   const pullSecret = new PullSecret(
     "pull-secret",
@@ -254,6 +256,42 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   }
   const first = clusters[0];
 
+  // 6. Jobs: each on a fresh job cluster from the same image, scripts and secret (or a pool),
+  // running a Python file of jobs/ as the service principal it names.
+  const jobs = Object.entries(team.jobs).map(([name, job]) => {
+    const daskJob = new DaskJob(`job-${name}`, {
+      jobName: `${team.team}-${name}-${team.stack}`,
+      pythonFile: path.join(projectRoot, "jobs", job.file),
+      folder: defaultJobFolder("workspace", team.stack)!,
+      parameters: job.parameters,
+      runAsServicePrincipal: job.runAs,
+      schedule: job.schedule ? { quartzCronExpression: job.schedule.cron, timezoneId: job.schedule.timezone } : undefined,
+      timeoutSeconds: job.timeoutMinutes * 60,
+      cluster: {
+        imageRef: imageRefOf(first.cl.imageReference),
+        pullUsername: team.pullIdentity.clientId,
+        pullPassword: pullSecret.reference,
+        sparkVersion: first.cluster.sparkVersion,
+        nodeType: job.pool ? undefined : (job.nodeType ?? first.cl.nodeType),
+        minCores: first.cl.minCores,
+        minMemoryGb: first.cl.minMemoryGb,
+        numWorkers: job.numWorkers,
+        spot: job.spot ? {} : undefined,
+        instancePoolId: job.pool ? poolIds[job.pool.workers] : undefined,
+        driverInstancePoolId: job.pool?.driver ? poolIds[job.pool.driver] : undefined,
+        initScripts: initScripts.blocks,
+        sparkEnvVars: sharedEnv,
+        sparkConf: initScripts.sparkConf,
+        customTags: { ...tags, dcsJob: name },
+        logDestination: first.cl.logDestination,
+        policyId: policy?.policyId,
+      },
+      dependsOn: waitFor,
+      provider: workspace,
+    });
+    return [name, { id: daskJob.jobId, url: daskJob.url }] as const;
+  });
+
   return {
     containerServicesManaged: ws.containerServicesManaged,
     registryLoginServer: registry.loginServer,
@@ -264,6 +302,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     initScriptDestinations: pulumi.output(initScripts.destinations),
     clusters: pulumi.output(Object.fromEntries(clusters.map(({ name, cluster, dashboardUrl }) => [name, { id: cluster.clusterId, url: cluster.url, dashboardUrl }]))),
     pools: pulumi.output(poolIds),
+    jobs: pulumi.output(Object.fromEntries(jobs)),
   };
 }
 

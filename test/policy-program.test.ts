@@ -37,9 +37,11 @@ describe("the program under its own policy pack", () => {
       "dcs:registry": { name: "dcshydrologyprod", sku: "Premium", protect: false },
       "dcs:initScripts": { store: "dbfs" },
     });
-    expect(r.findings.map((f) => `${f.enforcement}:${f.policy}`).sort()).toEqual(["advisory:init-scripts-not-on-dbfs", "mandatory:registry-protected-in-prod"]);
+    // The DBFS scripts are run by the cluster and by the smoke job's cluster alike.
+    expect(r.findings.map((f) => `${f.enforcement}:${f.policy}`).sort()).toEqual(["advisory:init-scripts-not-on-dbfs", "advisory:init-scripts-not-on-dbfs", "mandatory:registry-protected-in-prod"]);
     expect(evaluateStack(stackOf(r), {}, { undefinedMeans: "absent" }).map((f) => `${f.enforcement}:${f.policy}:${f.type}`)).toEqual([
       "mandatory:registry-protected-in-prod:azure-native:containerregistry:Registry",
+      "advisory:init-scripts-not-on-dbfs:databricks:index/job:Job",
       "advisory:init-scripts-not-on-dbfs:databricks:index/cluster:Cluster",
     ]);
     expect(r.warnings.some((w) => /deprecated/.test(w))).toBe(true);

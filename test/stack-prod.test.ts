@@ -25,7 +25,12 @@ describe("Pulumi.prod.yaml", () => {
     expect(input(registry, "sku.name")).toBe("Premium");
     const cluster = one(r, "databricks:index/cluster:Cluster");
     expect(cluster.inputs.numWorkers).toBeGreaterThan(4);
-    expect(cluster.inputs.driverNodeTypeId).not.toBe(cluster.inputs.nodeTypeId);
+    // Driver and workers from warm pools of their own, which preload the image the cluster boots from.
+    const pools = ofType(r, "databricks:index/instancePool:InstancePool");
+    expect(pools).toHaveLength(2);
+    expect(cluster.inputs.driverInstancePoolId).not.toBe(cluster.inputs.instancePoolId);
+    expect(cluster.inputs.nodeTypeId).toBeUndefined();
+    for (const pool of pools) expect(input(pool, "preloadedDockerImages")).toEqual([{ url: input(cluster, "dockerImage.url"), basicAuth: input(cluster, "dockerImage.basicAuth") }]);
   });
 
   it("pulls through the secret it declares and pushes with a secret service-principal password", () => {

@@ -3,6 +3,7 @@
  * parsed: a key that failed its own schema is absent here and the rules that
  * need it are skipped, so one run reports schema and cross-key problems together.
  */
+import { isTimeZone, quartzCronProblems } from "../../components/daskJob";
 import { unsupportedRuntimeReason } from "../../components/naming";
 import { RUNTIME_TAG, type Parsed } from "./schema";
 
@@ -133,7 +134,11 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     const at = `jobs.${name}`;
     if (job.pool && job.spot === true) add(`${at}.spot`, "spot is the pool's when the job cluster draws from one");
     if (job.pool && job.nodeType) add(`${at}.pool`, "a job cluster that draws from a pool takes its node type from it: remove nodeType");
-    if (job.schedule && job.schedule.cron.trim().split(/\s+/).length < 6) add(`${at}.schedule.cron`, "Databricks schedules are Quartz cron expressions: seconds minutes hours day-of-month month day-of-week [year], e.g. 0 0 2 * * ?");
+    if (job.schedule) {
+      const cron = quartzCronProblems(job.schedule.cron);
+      if (cron.length > 0) add(`${at}.schedule.cron`, `Databricks schedules are Quartz cron expressions (seconds minutes hours day-of-month month day-of-week [year], e.g. 0 0 2 * * ?): ${cron.join("; ")}`);
+      if (!isTimeZone(job.schedule.timezone)) add(`${at}.schedule.timezone`, `${job.schedule.timezone} is not a time zone id such as UTC or Europe/Amsterdam`);
+    }
     poolRefProblems(at, job.pool);
   }
   if (dask && dask.schedulerPort === dask.dashboardPort) add("dask.dashboardPort", "must differ from dcs:dask.schedulerPort");

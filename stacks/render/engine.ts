@@ -235,6 +235,10 @@ function cloudState(type: string, name: string, inputs: Record<string, unknown>,
       const cid = sim ? `0101-000000-${sha256(name).slice(0, 8)}` : placeholder("clusterId");
       return { id: cid, state: { clusterId: cid, url: sim ? `https://adb-0.0.azuredatabricks.net/#setting/clusters/${cid}/configuration` : placeholder("url"), state: "RUNNING" } };
     }
+    case "databricks:index/job:Job":
+      return { id, state: { url: sim ? `https://adb-0.0.azuredatabricks.net/#job/${id}` : placeholder("url") } };
+    case "databricks:index/instancePool:InstancePool":
+      return { id, state: { instancePoolId: id } };
     case "databricks:index/secretScope:SecretScope":
       return { id: String(inputs.name), state: { name: inputs.name, backendType: "DATABRICKS" } };
     case "databricks:index/secret:Secret": {

@@ -17,6 +17,7 @@ export const STACK_OUTPUTS = [
   "imageRef",
   "imageTag",
   "initScriptDestinations",
+  "jobs",
   "pools",
   "pullSecretReference",
   "registryLoginServer",
@@ -107,7 +108,7 @@ export function expectSoundGraph(r: Rendering): void {
   expect(cluster.inputs.dataSecurityMode).toBe("SINGLE_USER");
 
   // Its init scripts are the uploaded files, every *.sh of infra/init-scripts.
-  const uploads = r.resources.filter((x) => UPLOAD_TYPES.includes(x.type));
+  const uploads = r.resources.filter((x) => UPLOAD_TYPES.includes(x.type) && (x.parent ?? "").endsWith("::init-scripts"));
   const scripts = readInitScripts(path.join(ROOT, "infra", "init-scripts"));
   expect(uploads).toHaveLength(scripts.length);
   const blocks = cluster.inputs.initScripts as Record<string, { destination: string }>[];
