@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { accessFields, computeSpec, spotAttributes, validateComputePlacement, type ComputeArgs } from "../components/computeSpec";
+import { validateClusterArgs } from "../components/dcsCluster";
+
+const REF = "{{secrets/dcs-hydrology-dev/acr-pull}}";
+const base: ComputeArgs = {
+  imageRef: "r.azurecr.io/hydrology/dask@sha256:" + "a".repeat(64),
+  pullUsername: "client-id",
+  pullPassword: REF,
+  sparkVersion: "16.4.x-scala2.12",
+  nodeType: "Standard_D4ds_v5",
+  numWorkers: 2,
+  owner: { user: "hydro@contoso.com" },
+};
+
+describe("the compute shape clusters and job clusters share", () => {
+  it("puts the workers on spot, the first node (the driver) on demand, with on-demand fallback", () => {
+    const spec = computeSpec({ ...base, spot: {} });
+    expect(spec.azureAttributes).toEqual({ availability: "SPOT_WITH_FALLBACK_AZURE", firstOnDemand: 1, spotBidMaxPrice: -1 });
+    expect(computeSpec(base).azureAttributes).toBeUndefined();
+    expect(spotAttributes(0.25).spotBidMaxPrice).toBe(0.25);
+  });
+
+  it("takes node types and Azure attributes from the pools when it draws from them", () => {
+    const spec = computeSpec({ ...base, instancePoolId: "pool-w", driverInstancePoolId: "pool-d" });
+    expect(spec).toMatchObject({ instancePoolId: "pool-w", driverInstancePoolId: "pool-d" });
+    expect(spec).not.toHaveProperty("nodeTypeId");
+    expect(spec).not.toHaveProperty("driverNodeTypeId");
+    expect(spec).not.toHaveProperty("azureAttributes");
+    // One pool for both.
+    expect(computeSpec({ ...base, instancePoolId: "pool-w" }).driverInstancePoolId).toBe("pool-w");
+  });
+
+  it("refuses a driver pool without a worker pool, spot beside a pool, and a price that is neither -1 nor positive", () => {
+    expect(validateComputePlacement({ driverInstancePoolId: "d" })).toEqual(["a driver pool needs a worker pool (instancePoolId)"]);
+    expect(validateComputePlacement({ instancePoolId: "w", spot: {} })).toEqual([expect.stringMatching(/spot lives on the pool/)]);
+    expect(validateComputePlacement({ spot: { maxPrice: 0 } })).toEqual([expect.stringMatching(/-1.*positive/)]);
+    expect(validateComputePlacement({ spot: { maxPrice: -1 } })).toEqual([]);
+  });
+
+  it("dedicates a cluster to one user in SINGLE_USER mode, or to a group in dedicated mode with kind CLASSIC_PREVIEW", () => {
+    expect(accessFields({ user: "a@b.c" })).toEqual({ dataSecurityMode: "SINGLE_USER", singleUserName: "a@b.c" });
+    expect(accessFields({ group: "hydrology-team" })).toEqual({ dataSecurityMode: "DATA_SECURITY_MODE_DEDICATED", singleUserName: "hydrology-team", kind: "CLASSIC_PREVIEW" });
+    expect(computeSpec({ ...base, owner: { group: "hydrology-team" } })).toMatchObject({ dataSecurityMode: "DATA_SECURITY_MODE_DEDICATED", kind: "CLASSIC_PREVIEW" });
+  });
+
+  it("refuses a group-dedicated cluster below runtime 15.4", () => {
+    const args = { numWorkers: 1, pullPassword: REF, groupName: "g" };
+    expect(validateClusterArgs({ ...args, sparkVersion: "14.3.x-scala2.12" })).toContain("a cluster dedicated to a group needs runtime 15.4 or later (got 14.3.x-scala2.12)");
+    expect(validateClusterArgs({ ...args, sparkVersion: "15.4.x-scala2.12" })).toEqual([]);
+  });
+
+  it("names the image by the given reference and pulls with the secret reference", () => {
+    expect(computeSpec(base).dockerImage).toEqual({ url: base.imageRef, basicAuth: { username: "client-id", password: REF } });
+  });
+});
