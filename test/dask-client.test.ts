@@ -10,9 +10,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePorts, groupMembers, killPids, liveProcessesMentioning, ROOT, run, SYSTEM_PYTHON, waitFor } from "./helpers/processes";
+import { LoopbackCluster } from "./helpers/loopbackCluster";
+import { freePorts, ROOT, run, SYSTEM_PYTHON, waitFor } from "./helpers/processes";
 
-const SCRIPT = path.join(ROOT, "infra", "init-scripts", "init_script_dask.sh");
 const IMAGE_DIR = path.join(ROOT, "infra", "image");
 
 // Calls get_client and reports what it got: the scheduler's address, a task's
@@ -63,50 +63,13 @@ async function getClient(vars: Record<string, string | undefined>, { timeout = 2
   return { code: r.code, stderr: r.stderr, ...(last.startsWith("{") ? (JSON.parse(last) as object) : {}) };
 }
 
-/** Nodes started with the init script, each in its own run dir under `dir`; stopped with --stop. */
-class Nodes {
-  readonly dir = fs.mkdtempSync(path.join(tmp, "cluster-"));
-  private readonly started: { node: string; env: NodeJS.ProcessEnv }[] = [];
-  constructor(readonly port: number, readonly dashboardPort: number) {}
-
-  runDir(node: string): string {
-    return path.join(this.dir, node);
-  }
-
-  async start(node: string, driver: boolean): Promise<void> {
-    const env = {
-      PATH: process.env.PATH,
-      DB_IS_DRIVER: driver ? "TRUE" : "FALSE",
-      DB_DRIVER_IP: "127.0.0.1",
-      DCS_DASK_PYTHON: SYSTEM_PYTHON,
-      DCS_DASK_RUN_DIR: this.runDir(node),
-      DCS_DASK_SCHEDULER_PORT: String(this.port),
-      DCS_DASK_DASHBOARD_PORT: String(this.dashboardPort),
-      DCS_DASK_WORKER_THREADS: "1",
-      DCS_DASK_WORKER_MEMORY: "512MiB",
-      DCS_DASK_CONNECT_BACKOFF_MAX: "1",
-    };
-    const r = await run("bash", [SCRIPT], env);
-    expect(r.code, r.stderr).toBe(0);
-    this.started.push({ node, env });
-  }
-
-  /** Workers first, then the driver; then nothing of theirs may be left. */
-  async stop(): Promise<void> {
-    const supervisors = this.started.map(({ node }) => Number(fs.readFileSync(path.join(this.runDir(node), "supervisor.pid"), "utf8")));
-    for (const { env } of [...this.started].reverse()) await run("bash", [SCRIPT, "--stop"], env, 60_000);
-    const left = [...supervisors.flatMap((pgid) => groupMembers(pgid)), ...liveProcessesMentioning(this.dir)];
-    killPids(left.map((p) => p.pid));
-    expect(left.map((p) => p.cmdline), "processes left running after --stop").toEqual([]);
-  }
-}
 
 describe("dcs_dask.get_client with a scheduler up", () => {
-  let nodes: Nodes;
+  let nodes: LoopbackCluster;
   let schedulerFileAddress: string;
   beforeAll(async () => {
     const [port, dashboardPort] = await freePorts(2);
-    nodes = new Nodes(port, dashboardPort);
+    nodes = new LoopbackCluster(tmp, port, dashboardPort);
     await nodes.start("driver", true);
     await nodes.start("worker-1", false);
     const schedulerFile = path.join(nodes.runDir("driver"), "scheduler.json");
@@ -194,7 +157,7 @@ describe("dcs_dask.get_client without a scheduler", () => {
 
   it("waits within its timeout for a scheduler that is still starting", async () => {
     const [port, dashboardPort] = await freePorts(2);
-    const nodes = new Nodes(port, dashboardPort);
+    const nodes = new LoopbackCluster(tmp, port, dashboardPort);
     try {
       const marker = path.join(nodes.dir, "looking");
       const waiting = getClient({ DCS_DASK_RUN_DIR: nodes.runDir("driver"), DCS_DASK_SCHEDULER_PORT: String(port) }, { timeout: 60, marker });

@@ -14,9 +14,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePorts, groupMembers, killPids, liveProcessesMentioning, ROOT, run, SYSTEM_PYTHON, waitFor } from "./helpers/processes";
+import { LoopbackCluster } from "./helpers/loopbackCluster";
+import { freePorts, ROOT, run, SYSTEM_PYTHON, waitFor } from "./helpers/processes";
 
-const SCRIPT = path.join(ROOT, "infra", "init-scripts", "init_script_dask.sh");
 const IMAGE_DIR = path.join(ROOT, "infra", "image");
 const JOB = path.join(ROOT, "jobs", "dask_smoke.py");
 
@@ -34,60 +34,12 @@ function smoke(params: string[], vars: Record<string, string | undefined>, pytho
   return run(SYSTEM_PYTHON, ["-B", JOB, ...params], driverEnv(vars, pythonPath), 180_000);
 }
 
-/** A driver and workers started with the init script, each with its own run dir; stopped with --stop. */
-class LoopbackCluster {
-  readonly dir = fs.mkdtempSync(path.join(tmp, "cluster-"));
-  private readonly started: { node: string; env: NodeJS.ProcessEnv }[] = [];
-  constructor(
-    readonly port: number,
-    readonly dashboardPort: number,
-  ) {}
-
-  runDir(node: string): string {
-    return path.join(this.dir, node);
-  }
-
-  /** The Spark env vars a cluster of the stack sets, for this loopback cluster. */
-  daskVars(node: string): Record<string, string> {
-    return { DB_DRIVER_IP: "127.0.0.1", DCS_DASK_RUN_DIR: this.runDir(node), DCS_DASK_SCHEDULER_PORT: String(this.port), DCS_DASK_DASHBOARD_PORT: String(this.dashboardPort) };
-  }
-
-  async start(node: string, driver: boolean): Promise<void> {
-    const env = {
-      PATH: process.env.PATH,
-      DB_IS_DRIVER: driver ? "TRUE" : "FALSE",
-      DCS_DASK_PYTHON: SYSTEM_PYTHON,
-      DCS_DASK_WORKER_THREADS: "1",
-      DCS_DASK_WORKER_MEMORY: "512MiB",
-      DCS_DASK_CONNECT_BACKOFF_MAX: "1",
-      ...this.daskVars(node),
-    };
-    const r = await run("bash", [SCRIPT], env);
-    expect(r.code, r.stderr).toBe(0);
-    this.started.push({ node, env });
-  }
-
-  /** True once the node's worker has registered with the scheduler (its own log says so). */
-  registered(node: string): boolean {
-    const log = path.join(this.runDir(node), "logs", "dask-worker.log");
-    return fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("Registered to:");
-  }
-
-  /** Workers first, then the driver; then nothing of theirs may be left. */
-  async stop(): Promise<void> {
-    const supervisors = this.started.map(({ node }) => Number(fs.readFileSync(path.join(this.runDir(node), "supervisor.pid"), "utf8")));
-    for (const { env } of [...this.started].reverse()) await run("bash", [SCRIPT, "--stop"], env, 60_000);
-    const left = [...supervisors.flatMap((pgid) => groupMembers(pgid)), ...liveProcessesMentioning(this.dir)];
-    killPids(left.map((p) => p.pid));
-    expect(left.map((p) => p.cmdline), "processes left running after --stop").toEqual([]);
-  }
-}
 
 describe("jobs/dask_smoke.py on a driver with two workers", () => {
   let cluster: LoopbackCluster;
   beforeAll(async () => {
     const [port, dashboardPort] = await freePorts(2);
-    cluster = new LoopbackCluster(port, dashboardPort);
+    cluster = new LoopbackCluster(tmp, port, dashboardPort);
     await cluster.start("driver", true);
     await cluster.start("worker-1", false);
     await cluster.start("worker-2", false);
