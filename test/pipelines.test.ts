@@ -17,6 +17,9 @@
  *   stacks (dcs:kind: platform) with the workspace-admin identities, the team
  *   pipelines only team stacks (dcs:platform.stack) without them, platform
  *   before team wherever both appear: describe block "issue 12: ...";
+ * - issue 13's smoke job: both CI systems run scripts/ci/run-smoke-job.sh
+ *   right after the cluster check of every team-stack deployment, never for a
+ *   platform stack: describe block "issue 13: ...";
  * - the scripts in scripts/ci behave, against fake `pulumi` and `az` commands
  *   (stack-secrets.sh, state-login.sh, databricks-auth.sh, tool-versions.sh
  *   here; the deployment scripts and lib.sh's stack_workspace in
@@ -527,15 +530,16 @@ describe("deployments", () => {
       /^bash scripts\/ci\/preview-change\.sh check "\$STACK" "\$RUNNER_TEMP\/approved-change\/change\.json"/,
       /pulumi up --stack \$TEMPLATE --yes --refresh --diff --policy-pack policy/,
       /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$RUNNER_TEMP\/clusters-\$STACK\.tsv"/,
+      /^bash scripts\/ci\/run-smoke-job\.sh "\$STACK" /,
       /^bash scripts\/ci\/outputs-summary\.sh "\$STACK" \| tee -a "\$GITHUB_STEP_SUMMARY"/,
     ].map(at);
     expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
     expect(at(/pulumi\/actions@\S+ $/), "the Pulumi CLI is installed before the first pulumi command").toBeLessThan(at(/stack-secrets\.sh/));
     // Only stacks with an image build it, prepare a registry and have clusters to check.
-    for (const re of [/smoke-build\.sh/, /setup-cli@/, /registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/]) expect(all[at(re)].if, String(re)).toBe("inputs.image");
+    for (const re of [/smoke-build\.sh/, /setup-cli@/, /registry-login\.sh/, /check-clusters\.sh snapshot/, /check-clusters\.sh verify/, /run-smoke-job\.sh/]) expect(all[at(re)].if, String(re)).toBe("inputs.image");
     for (const re of [/download-artifact@/, /preview-change\.sh check/]) expect(all[at(re)].if, String(re)).toBe("inputs.approved-change != ''");
     // The steps that run pulumi get the passphrase (state credentials are job-wide, from state-login.sh and auth-actions).
-    for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /pulumi up --stack/, /check-clusters\.sh verify/, /outputs-summary\.sh/]) {
+    for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /pulumi up --stack/, /check-clusters\.sh verify/, /run-smoke-job\.sh/, /outputs-summary\.sh/]) {
       expect(all[at(re)].env, String(re)).toEqual({ PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
     }
   });
@@ -600,7 +604,7 @@ describe("deployments", () => {
       expect(at(/stack-secrets\.sh/)).toBeGreaterThan(at(/state-login\.sh/));
       expect(at(/pulumi (preview|up) --stack/)).toBeGreaterThan(at(/stack-secrets\.sh/));
       if (command === "preview") {
-        for (const re of [/smoke-build\.sh/, /registry-login\.sh/, /import-base\.sh/, /check-clusters\.sh/, /setup-cli/, /outputs-summary/]) expect(at(re), `preview runs no ${re}`).toBe(-1);
+        for (const re of [/smoke-build\.sh/, /registry-login\.sh/, /import-base\.sh/, /check-clusters\.sh/, /run-smoke-job\.sh/, /setup-cli/, /outputs-summary/]) expect(at(re), `preview runs no ${re}`).toBe(-1);
         continue;
       }
       const sequence = [
@@ -614,12 +618,13 @@ describe("deployments", () => {
         /preview-change\.sh check "\$STACK"/,
         /pulumi up --stack/,
         /^bash scripts\/ci\/check-clusters\.sh verify "\$STACK" "\$AGENT_TEMPDIRECTORY\/clusters-\$STACK\.tsv"/,
+        /^bash scripts\/ci\/run-smoke-job\.sh "\$STACK" /,
         /outputs-summary\.sh "\$STACK"/,
       ].map(at);
       for (const i of sequence) expect(i).toBeGreaterThan(-1);
       expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
       // Secret variables reach scripts only through env: the state's and Databricks' credentials.
-      for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /check-clusters\.sh verify/]) {
+      for (const re of [/registry-login\.sh/, /check-clusters\.sh snapshot/, /preview-change\.sh check/, /check-clusters\.sh verify/, /run-smoke-job\.sh/]) {
         expect(all[at(re)].env, String(re)).toEqual({
           PULUMI_ACCESS_TOKEN: "$(PULUMI_ACCESS_TOKEN)",
           PULUMI_CONFIG_PASSPHRASE: "$(PULUMI_CONFIG_PASSPHRASE)",
@@ -630,7 +635,7 @@ describe("deployments", () => {
     }
     // An image stack's preview (never used today) would still not touch its clusters.
     const previewWithImage = adoSteps({ command: "preview", image: true }).map(shellOf).join("\n");
-    expect(previewWithImage).not.toMatch(/check-clusters\.sh|setup-cli|registry-login|import-base/);
+    expect(previewWithImage).not.toMatch(/check-clusters\.sh|run-smoke-job\.sh|setup-cli|registry-login|import-base/);
   });
 });
 
@@ -760,10 +765,10 @@ describe("issue 10: Databricks authentication survives a long up (item 3)", () =
 
   it("Azure DevOps: a Databricks token minted by the service connection right before every step that talks to Databricks", () => {
     const all = adoSteps({ command: "up", image: true, approvedChange: true });
-    const talks = (s: Obj) => /check-clusters\.sh|preview-change\.sh/.test(shellOf(s)) || pulumiStepCommand(s) !== undefined;
+    const talks = (s: Obj) => /check-clusters\.sh|run-smoke-job\.sh|preview-change\.sh/.test(shellOf(s)) || pulumiStepCommand(s) !== undefined;
     const mints = (s: Obj) => s.task === "AzureCLI@2" && /databricks-auth\.sh/.test(shellOf(s));
     const databricksSteps = all.map((s, i) => [s, i] as const).filter(([s]) => talks(s));
-    expect(databricksSteps.length).toBe(4);
+    expect(databricksSteps.length).toBe(5);
     for (const [step, i] of databricksSteps) {
       // The step itself is an AzureCLI@2 task logging in afresh, or a mint comes at most two steps before it.
       const previous = all.slice(Math.max(0, i - 2), i);
@@ -1150,6 +1155,104 @@ describe("issue 12: platform stacks and team stacks, each deployed by its own pi
     expect(firstDeployments.indexOf("Platform admins")).toBeGreaterThan(-1);
     expect(firstDeployments.indexOf("Platform admins")).toBeLessThan(firstDeployments.indexOf("The team, without workspace-admin rights"));
     expect(docs).toContain("## Two kinds of stack");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Issue 13, item 5: the smoke job after every team-stack deployment.
+
+const SMOKE = 'bash scripts/ci/run-smoke-job.sh "$STACK"';
+
+describe("issue 13: the smoke job runs after every team-stack deployment, on both systems, never for a platform stack", () => {
+  /** The deployment's steps from the cluster check on, as the scripts they run (mints of a fresh token left out). */
+  const after = (shells: string[]) => {
+    const from = shells.findIndex((sh) => /^bash scripts\/ci\/check-clusters\.sh verify /.test(sh));
+    expect(from).toBeGreaterThan(-1);
+    return shells
+      .slice(from)
+      .filter((sh) => sh && sh !== 'bash scripts/ci/databricks-auth.sh "$STACK"')
+      .map((sh) => /scripts\/ci\/[\w-]+\.sh(?: verify)?/.exec(sh)?.[0] ?? sh);
+  };
+  const ORDER = ["scripts/ci/check-clusters.sh verify", "scripts/ci/run-smoke-job.sh", "scripts/ci/cache-image.sh", "scripts/ci/outputs-summary.sh"];
+
+  it("GitHub: deploy-stack.yml runs it right after the cluster check, for stacks with an image, with the passphrase and nothing else", () => {
+    const all = steps(jobsOf(".github/workflows/deploy-stack.yml").up);
+    expect(after(all.map(shellOf))).toEqual(ORDER);
+    const smoke = all.filter((st) => shellOf(st).includes("run-smoke-job.sh"));
+    expect(smoke).toHaveLength(1);
+    expect(shellOf(smoke[0])).toBe(SMOKE);
+    expect(smoke[0].if).toBe("inputs.image");
+    expect(smoke[0].env).toEqual({ PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
+    // The Databricks CLI it uses is installed for the same deployments.
+    expect(all.find((st) => actionOf(st) === "databricks/setup-cli")!.if).toBe("inputs.image");
+    // image defaults to true: the team stacks' jobs (deploy.yml) leave it so, the platform stacks' (platform.yml) turn it off.
+    const input = (((load(".github/workflows/deploy-stack.yml").on as Obj).workflow_call as Obj).inputs as Obj).image as Obj;
+    expect(input.default).toBe(true);
+    for (const d of ghDeploys(TEAM_PIPELINES.github)) {
+      expect(stackKind(d.stack), d.stack).toBe("team");
+      expect((d.job.with as Obj).image, `${d.stack} runs the smoke job`).toBeUndefined();
+    }
+    for (const d of ghDeploys(PLATFORM_PIPELINES.github)) expect((d.job.with as Obj).image, `${d.stack} never runs it`).toBe(false);
+  });
+
+  it("Azure DevOps: pulumi-steps.yml runs it right after the cluster check with a fresh Databricks token, only in deployments with an image", () => {
+    for (const approvedChange of [false, true]) {
+      const all = adoSteps({ command: "up", image: true, approvedChange });
+      expect(after(all.map(shellOf))).toEqual(ORDER);
+      const i = all.findIndex((st) => shellOf(st) === SMOKE);
+      expect(i).toBeGreaterThan(-1);
+      expect(all.filter((st) => shellOf(st).includes("run-smoke-job.sh"))).toHaveLength(1);
+      // The step right before mints the token it uses; the cluster check comes right before that.
+      expect(all[i - 1].task).toBe("AzureCLI@2");
+      expect(shellOf(all[i - 1])).toBe('bash scripts/ci/databricks-auth.sh "$STACK"');
+      expect(shellOf(all[i - 2])).toMatch(/^bash scripts\/ci\/check-clusters\.sh verify /);
+      expect(all[i].env).toEqual({
+        PULUMI_ACCESS_TOKEN: "$(PULUMI_ACCESS_TOKEN)",
+        PULUMI_CONFIG_PASSPHRASE: "$(PULUMI_CONFIG_PASSPHRASE)",
+        AZURE_STORAGE_SAS_TOKEN: "$(AZURE_STORAGE_SAS_TOKEN)",
+        DATABRICKS_TOKEN: "$(DATABRICKS_TOKEN)",
+      });
+    }
+    // No image (a platform stack), or no deployment: no smoke job.
+    for (const params of [{ command: "up", image: false }, { command: "preview", image: true }, { command: "record", image: true }, { command: "drift", image: true }]) {
+      expect(adoSteps(params).map(shellOf).join("\n"), JSON.stringify(params)).not.toContain("run-smoke-job.sh");
+    }
+    // The team pipeline deploys dev and prod with an image; the platform pipeline never passes one.
+    const stagesWithImage = (file: string) => {
+      const found: string[] = [];
+      for (const stage of (load(file).stages ?? []) as Obj[]) {
+        if (JSON.stringify(stage).includes('"command":"up"') && JSON.stringify(stage).includes('"image":true')) found.push(String(stage.stage));
+      }
+      return found;
+    };
+    expect(stagesWithImage(TEAM_PIPELINES.ado)).toEqual(["deploy_dev", "deploy_prod"]);
+    for (const d of adoDeploys(TEAM_PIPELINES.ado)) expect(stackKind(d.stack), d.stack).toBe("team");
+    expect(stagesWithImage(PLATFORM_PIPELINES.ado)).toEqual([]);
+    for (const d of adoDeploys(PLATFORM_PIPELINES.ado)) expect(stackKind(d.stack), d.stack).toBe("platform");
+  });
+
+  it("both systems: the same place in the same order, the default job smoke; docs/gitops.md lists it and says what it does", () => {
+    const gh = after(steps(jobsOf(".github/workflows/deploy-stack.yml").up).map(shellOf));
+    const ado = after(adoSteps({ command: "up", image: true, approvedChange: true }).map(shellOf));
+    expect(gh).toEqual(ado);
+    const runs = pipelineCommands([...WORKFLOWS, ...ADO]).filter((f) => f.command.includes("run-smoke-job.sh"));
+    expect(new Set(runs.map((f) => f.command))).toEqual(new Set([SMOKE]));
+    expect(new Set(runs.map((f) => f.file))).toEqual(new Set([".github/workflows/deploy-stack.yml", ".azure-pipelines/pulumi-steps.yml"]));
+    const listed = fencedCommands(pipelineSection());
+    const verify = listed.indexOf("bash scripts/ci/check-clusters.sh verify <stack> <file>");
+    expect(listed[verify + 1]).toBe("bash scripts/ci/run-smoke-job.sh <stack>");
+    const docs = read("docs/gitops.md");
+    const deployment = docs.slice(docs.indexOf("### What a deployment runs"), docs.indexOf("### A broken Dockerfile"));
+    for (const fact of ["run-smoke-job.sh <stack>", "pulumi stack output jobs --json --stack <stack>", "databricks jobs run-now <job id> --no-wait -o json", "databricks jobs get-run <run id> -o json", "databricks jobs get-run-output <task run id> -o json", "databricks jobs cancel-run <run id> --no-wait", "DCS_SMOKE_TIMEOUT", "`30m`", "DCS_SMOKE_INTERVAL_SECONDS", "DCS_SMOKE_LOG_LINES"]) {
+      expect(deployment, fact).toContain(fact);
+    }
+    expect(deployment).toMatch(/runs steps 1, 6 and 10\./);
+    // The script's defaults are the documented ones.
+    const script = read("scripts/ci/run-smoke-job.sh");
+    expect(script).toContain('job="${2:-smoke}"');
+    expect(script).toContain('"${DCS_SMOKE_TIMEOUT:-30m}"');
+    expect(script).toContain('"${DCS_SMOKE_INTERVAL_SECONDS:-30}"');
+    expect(script).toContain('"${DCS_SMOKE_LOG_LINES:-40}"');
   });
 });
 

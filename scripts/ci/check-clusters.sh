@@ -27,7 +27,7 @@
 #   DCS_CHECK_TIMEOUT_SECONDS   how long verify waits for all clusters (default 1200)
 #   DCS_CHECK_INTERVAL_SECONDS  between two readings of a cluster (default 15; fractions allowed)
 #   The Databricks CLI's own: DATABRICKS_AUTH_TYPE and its credentials as the
-#   deploy job sets them. The workspace is the stack's (stack_workspace in
+#   deploy job sets them. The workspace is the stack's (use_stack_workspace in
 #   lib.sh: for a team stack, the one its platform stack names): a URL becomes
 #   DATABRICKS_HOST; a workspace named by its resource id is given as
 #   DATABRICKS_AZURE_RESOURCE_ID, unless DATABRICKS_HOST is set already.
@@ -90,11 +90,7 @@ node "$clusters_js" ids <"$tmp/outputs" >"$tmp/ids"
 mapfile -t current <"$tmp/ids"
 
 # The workspace, for the Databricks CLI (a team stack's is its platform stack's).
-workspace="$(stack_workspace "$stack")" || exit 1
-case "$workspace" in
-  url\ *) export DATABRICKS_HOST="${workspace#url }" ;;
-  *) [[ -n "${DATABRICKS_HOST:-}" ]] || export DATABRICKS_AZURE_RESOURCE_ID="${workspace#resourceId }" ;;
-esac
+use_stack_workspace "$stack" || exit 1
 
 # read_cluster ID: sets state, fingerprint, code, message, cluster_name (state
 # empty and error set when the CLI fails).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tells the Databricks provider (and the Databricks CLI of the cluster check)
-# of the job's later steps which workspace to use and how to authenticate as
-# the job's identity, in a way that outlasts a long `pulumi up`.
+# Tells the Databricks provider (and the Databricks CLI of the cluster check
+# and of the smoke job) of the job's later steps which workspace to use and
+# how to authenticate as the job's identity, in a way that outlasts a long
+# `pulumi up`.
 #
 # DATABRICKS_HOST: the stack's workspace (stack_workspace in lib.sh): a team
 # stack runs in the workspace of its platform stack (dcs:platform.stack), whose

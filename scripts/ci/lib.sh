@@ -157,6 +157,23 @@ stack_workspace() {
   return 1
 }
 
+# use_stack_workspace STACK: points the Databricks CLI of the calling script at
+# the stack's workspace (stack_workspace: for a team stack, the one its platform
+# stack names): a URL becomes DATABRICKS_HOST; a workspace named by its resource
+# id is given as DATABRICKS_AZURE_RESOURCE_ID, unless DATABRICKS_HOST is set
+# already (databricks-auth.sh sets it in the pipelines). Authentication stays
+# the job's: DATABRICKS_AUTH_TYPE and its credentials as databricks-auth.sh set
+# them. Used by check-clusters.sh and run-smoke-job.sh. Fails, after
+# stack_workspace's message, when the stack has no workspace.
+use_stack_workspace() {
+  local workspace
+  workspace="$(stack_workspace "$1")" || return 1
+  case "$workspace" in
+    url\ *) export DATABRICKS_HOST="${workspace#url }" ;;
+    *) [[ -n "${DATABRICKS_HOST:-}" ]] || export DATABRICKS_AZURE_RESOURCE_ID="${workspace#resourceId }" ;;
+  esac
+}
+
 # backend_url STACK: the state backend of STACK: $PULUMI_BACKEND_URL with
 # every `{platform}` replaced by the name of the stack's platform stack (the
 # last segment of its dcs:platform.stack; its own name for a stack that names
