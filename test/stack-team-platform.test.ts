@@ -79,3 +79,22 @@ describe("a team stack reads its platform stack", () => {
     expect(r.findings).toEqual([]);
   });
 });
+
+describe("a team stack without a platform stack (small setups)", () => {
+  it("names its workspace itself and manages the switch when told to, with no StackReference and no policy", async () => {
+    const r = await renderForTest("dev", {
+      "dcs:platform": null,
+      "dcs:workspace": { url: "https://adb-5.5.azuredatabricks.net" },
+      "dcs:containerServices": { manage: true },
+    });
+    expect(r.resources.filter((x) => x.type === "pulumi:pulumi:StackReference")).toEqual([]);
+    expect(one(r, "pulumi:providers:databricks").inputs.host).toBe("https://adb-5.5.azuredatabricks.net");
+    const toggle = one(r, "databricks:index/workspaceConf:WorkspaceConf");
+    expect(toggle.retainOnDelete).toBe(true);
+    const cluster = one(r, "databricks:index/cluster:Cluster");
+    expect(cluster.dependencies).toContain(toggle.urn);
+    expect(cluster.inputs.policyId).toBeUndefined();
+    expect(r.outputs.containerServicesManaged).toBe(true);
+    expect(r.findings).toEqual([]);
+  });
+});

@@ -30,7 +30,7 @@ export interface RenderOptions {
   stack: string;
   /** Project root (holds Pulumi.yaml). Default: the repository this file is in. */
   projectRoot?: string;
-  /** Full keys (dcs:clusters, ...) replacing or adding to the stack file's values. */
+  /** Full keys (dcs:clusters, ...) replacing or adding to the stack file's values; null removes one. */
   configOverrides?: Record<string, unknown>;
   /** Secret values by full key; missing secrets get marked placeholders. */
   secrets?: Record<string, string>;
@@ -322,7 +322,11 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
   const mode = options.cloud ?? "placeholders";
   const project = String((parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name);
   const { values, encrypted } = readStackFile(path.join(root, `Pulumi.${options.stack}.yaml`));
-  Object.assign(values, options.configOverrides ?? {});
+  for (const [k, v] of Object.entries(options.configOverrides ?? {})) {
+    // null removes a key of the stack file (to render the stack without it).
+    if (v === null) delete values[k];
+    else values[k] = v;
+  }
 
   // Secrets: given ones, then the stack file's encrypted ones, then placeholders for what the config needs.
   const secretKeys = new Set<string>();
