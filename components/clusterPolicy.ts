@@ -79,6 +79,14 @@ export interface PolicyRules {
   autotermination: { min: number; max: number; default: number };
   /** Tag -> fixed value, or undefined: required with any non-blank value. */
   costTags: Record<string, string | undefined>;
+  /**
+   * The kind of compute the policy is for. A job's cluster cannot send
+   * `autotermination_minutes` (provider docs, job new_cluster), so a policy that
+   * requires it would refuse job clusters: a team gets one policy for its
+   * all-purpose clusters (with the auto-termination range) and one for its job
+   * clusters (without). Default: both kinds, with the range.
+   */
+  clusterType?: "all-purpose" | "job";
 }
 
 /** Access modes a policy accepts for dedicated compute: both spellings (the second reads back as the first). */
@@ -164,18 +172,20 @@ export function validatePolicyRules(rules: PolicyRules): string[] {
  */
 export function policyDefinition(rules: PolicyRules): Record<string, unknown> {
   const definition: Record<string, unknown> = {
-    cluster_type: { type: "allowlist", values: [...POLICY_CLUSTER_TYPES] },
+    cluster_type: rules.clusterType ? { type: "fixed", value: rules.clusterType } : { type: "allowlist", values: [...POLICY_CLUSTER_TYPES] },
     spark_version: { type: "allowlist", values: [...rules.sparkVersions], defaultValue: rules.sparkVersions[0] },
     data_security_mode: { type: "allowlist", values: [...DEDICATED_ACCESS_MODES], defaultValue: DEDICATED_ACCESS_MODES[0] },
     "docker_image.url": { type: "regex", pattern: imageUrlPattern(rules.registries) },
     "docker_image.basic_auth.password": { type: "regex", pattern: SECRET_REFERENCE_PATTERN },
-    autotermination_minutes: {
+  };
+  if (rules.clusterType !== "job") {
+    definition.autotermination_minutes = {
       type: "range",
       minValue: rules.autotermination.min,
       maxValue: rules.autotermination.max,
       defaultValue: rules.autotermination.default,
-    },
-  };
+    };
+  }
   for (const [tag, value] of Object.entries(rules.costTags)) {
     definition[`custom_tags.${tag}`] = value !== undefined ? { type: "fixed", value } : { type: "regex", pattern: NON_BLANK_PATTERN };
   }
@@ -197,6 +207,8 @@ export interface TeamClusterPolicyArgs {
   team: string;
   /** Databricks group that gets CAN_USE on the policy. */
   groupName: string;
+  /** Service principals (application ids) that also get CAN_USE: those the team's jobs run as. Default: none. */
+  servicePrincipals?: string[];
   /** What the team's clusters may be. */
   rules: PolicyRules;
   /** Workspace-level Databricks provider. */
@@ -245,7 +257,10 @@ export class TeamClusterPolicy extends pulumi.ComponentResource {
     );
     new databricks.Permissions(
       childName(name, "can-use"),
-      { clusterPolicyId: policy.id, accessControls: [{ groupName, permissionLevel: "CAN_USE" }] },
+      {
+        clusterPolicyId: policy.id,
+        accessControls: [{ groupName, permissionLevel: "CAN_USE" }, ...(args.servicePrincipals ?? []).map((servicePrincipalName) => ({ servicePrincipalName, permissionLevel: "CAN_USE" }))],
+      },
       childOpts,
     );
 

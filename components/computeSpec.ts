@@ -84,6 +84,14 @@ export function spotAttributes(maxPrice = -1): { availability: string; firstOnDe
   return { availability: "SPOT_WITH_FALLBACK_AZURE", firstOnDemand: 1, spotBidMaxPrice: maxPrice };
 }
 
+/**
+ * The `azureAttributes` of a cluster without spot, always sent: the provider
+ * keeps a removed block as it was (so turning spot off would leave the cluster
+ * on spot), and `first_on_demand` cannot change over a cluster's life (provider
+ * docs, cluster azure_attributes), so every cluster states both from the start.
+ */
+export const ON_DEMAND_ATTRIBUTES = { availability: "ON_DEMAND_AZURE", firstOnDemand: 1 } as const;
+
 /** Problems with the pool and spot combination, as messages; empty when valid. */
 export function validateComputePlacement(args: Pick<ComputeArgs, "instancePoolId" | "driverInstancePoolId" | "spot">): string[] {
   const problems: string[] = [];
@@ -105,7 +113,7 @@ export function computeSpec(args: ComputeArgs): Record<string, unknown> {
     sparkVersion: args.sparkVersion,
     ...(pooled
       ? { instancePoolId: args.instancePoolId, driverInstancePoolId: args.driverInstancePoolId ?? args.instancePoolId }
-      : { nodeTypeId: args.nodeType, driverNodeTypeId: args.driverNodeType ?? args.nodeType, azureAttributes: args.spot ? spotAttributes(args.spot.maxPrice) : undefined }),
+      : { nodeTypeId: args.nodeType, driverNodeTypeId: args.driverNodeType ?? args.nodeType, azureAttributes: args.spot ? spotAttributes(args.spot.maxPrice) : ON_DEMAND_ATTRIBUTES }),
     numWorkers: args.numWorkers,
     autoscale: args.autoscale,
     ...accessFields(args.owner),

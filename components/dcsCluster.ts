@@ -172,6 +172,15 @@ export class DcsCluster extends pulumi.ComponentResource {
       { parent: this, provider, dependsOn: args.dependsOn ?? [] },
     );
 
+    // A cluster dedicated to a group: its members attach and start it (the deployer creates it).
+    if (args.groupName !== undefined) {
+      new databricks.Permissions(
+        childName(name, "group-restart"),
+        { clusterId: cluster.clusterId, accessControls: [{ groupName: args.groupName, permissionLevel: "CAN_RESTART" }] },
+        { parent: this, provider },
+      );
+    }
+
     this.clusterId = cluster.clusterId;
     this.url = cluster.url;
     this.sparkVersion = sparkVersion;

@@ -5,7 +5,8 @@
  * Read top to bottom:
  *   1. the workspace provider;
  *   2. the container-services switch (enableDcs), kept on delete;
- *   3. per team, a cluster policy for custom-container clusters that binds
+ *   3. per team, cluster policies (one for all-purpose clusters, one for job
+ *      clusters, which have no auto-termination) for custom-container clusters that bind
  *      clusters made in the UI or the API as well (images only from the team's
  *      approved registries, dedicated access mode, the allowed runtimes,
  *      auto-termination within bounds, the cost tags), and CAN_USE on it for
@@ -44,8 +45,17 @@ export function platformStack(cfg: PlatformStackConfig): Record<string, unknown>
   const teams: Record<string, pulumi.Output<PlatformTeam>> = {};
   for (const [name, entry] of Object.entries(cfg.teams)) {
     const rules = teamPolicyRules(cfg, name, entry);
-    const policy = new TeamClusterPolicy(`policy-${name}`, { team: name, groupName: entry.group, rules, provider: workspace });
-    teams[name] = pulumi.output({ policyId: policy.policyId, group: entry.group, registries: entry.registries, fixedTags: policyFixedValues(rules) });
+    const policy = new TeamClusterPolicy(`policy-${name}`, { team: name, groupName: entry.group, rules: { ...rules, clusterType: "all-purpose" }, provider: workspace });
+    // Job clusters have no auto-termination field: a policy of their own, usable by the jobs' service principals.
+    const jobPolicy = new TeamClusterPolicy(`policy-${name}-jobs`, {
+      team: name,
+      groupName: entry.group,
+      servicePrincipals: entry.jobPrincipals,
+      policyName: `dcs-${name}-custom-container-jobs`,
+      rules: { ...rules, clusterType: "job" },
+      provider: workspace,
+    });
+    teams[name] = pulumi.output({ policyId: policy.policyId, jobPolicyId: jobPolicy.policyId, group: entry.group, registries: entry.registries, fixedTags: policyFixedValues(rules) });
   }
 
   // 4. What team stacks read.

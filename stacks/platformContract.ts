@@ -14,8 +14,10 @@ export const PLATFORM_OUTPUTS = ["workspaceUrl", "workspaceId", "containerServic
 
 /** A team's entry in the platform stack's `teams` output. */
 export interface PlatformTeam {
-  /** Id of the team's cluster policy. */
+  /** Id of the team's cluster policy for all-purpose clusters. */
   policyId: string;
+  /** Id of the team's cluster policy for job clusters (older platform stacks: absent, the jobs use policyId). */
+  jobPolicyId?: string;
   /** The team's Databricks group (CAN_USE on the policy). */
   group: string;
   /** Registry hosts the policy lets the team's clusters pull from. */

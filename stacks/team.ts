@@ -26,6 +26,7 @@ import { PullSecret, readersOf } from "../components/pullSecret";
 import { RegistryRetention } from "../components/registryRetention";
 import { WarmPool } from "../components/warmPool";
 import { DaskJob, defaultJobFolder } from "../components/daskJob";
+import { accessControlFor } from "../components/principals";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { daskEnvVars } from "./dask";
@@ -47,14 +48,36 @@ interface TeamWorkspace {
   policy?: PlatformTeam;
 }
 
+/**
+ * The platform stack's outputs, read one by one; a stack the backend cannot
+ * read (never created, or a wrong name) fails naming the key, where the
+ * backend's own error names none.
+ */
+export async function platformOutputs(
+  get: (name: string) => Promise<{ value?: unknown; secretValue?: unknown }>,
+  stack: string,
+  platformStack: string,
+): Promise<Record<string, unknown>> {
+  const outputs: Record<string, unknown> = {};
+  try {
+    for (const name of PLATFORM_OUTPUTS) {
+      const details = await get(name);
+      outputs[name] = details.value ?? details.secretValue;
+    }
+  } catch (e) {
+    throw new pulumi.RunError(
+      new ConfigError(`Pulumi.${stack}.yaml`, [
+        { key: "dcs:platform.stack", message: `platform stack ${platformStack} cannot be read (${(e as Error).message}); create and deploy it first (pulumi stack init and pulumi up on it), or correct the name` },
+      ]).message,
+    );
+  }
+  return outputs;
+}
+
 /** Reads the platform stack's outputs; throws, naming the key, when the team cannot deploy against them. */
 async function readPlatform(team: TeamStackConfig, platformStack: string): Promise<PlatformOutputs> {
   const ref = new pulumi.StackReference("platform", { name: platformStack });
-  const outputs: Record<string, unknown> = {};
-  for (const name of PLATFORM_OUTPUTS) {
-    const details = await ref.getOutputDetails(name);
-    outputs[name] = details.value ?? details.secretValue;
-  }
+  const outputs = await platformOutputs((name) => ref.getOutputDetails(name), team.stack, platformStack);
   const registryHost = `${team.registry.name.toLowerCase()}.azurecr.io`;
   const problems = platformProblems(outputs, { platformStack, team: team.team, registryHost });
   // The policy fixes some tags; the team's own must agree, or Databricks refuses the cluster.
@@ -207,6 +230,19 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
       provider: workspace,
     });
     poolIds[name] = warm.poolId;
+    // Who draws from the pool: the clusters' owners and the jobs' service principals (a job's
+    // run-as identity is checked against the compute it uses).
+    const users = [
+      ...clusterEntries.filter(([, cl]) => cl.pool?.workers === name || cl.pool?.driver === name).flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]),
+      ...Object.values(team.jobs).filter((j) => j.pool?.workers === name || j.pool?.driver === name).map((j) => j.runAs),
+    ];
+    if (users.length > 0) {
+      new databricks.Permissions(
+        `pool-${name}-attach`,
+        { instancePoolId: warm.poolId, accessControls: [...new Set(users)].map((p) => accessControlFor(p, "CAN_ATTACH_TO")) },
+        { provider: workspace, parent: warm },
+      );
+    }
   }
 
   // 5. The clusters: each waits for the switch (when this stack owns it), the applied AcrPull
@@ -246,15 +282,26 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     return { name, cl, cluster, dashboardUrl };
   });
 
+  const first = clusters[0];
   const prerequisites = [...pullSecret.prerequisites];
+  // Log volumes: written by every cluster's owner, and by the jobs' service principals (their job clusters log there too).
+  const jobWriters = Object.values(team.jobs).map((j) => j.runAs);
   for (const { cl } of clusters) {
     const logs = cl.logDestination;
     if (!logs?.startsWith("/Volumes/")) continue;
     const [catalog, schema, volume] = logs.split("/").slice(2, 5);
-    const line = `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${cl.groupName ?? cl.singleUserName} holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`;
+    const writers = [...new Set([cl.groupName ?? cl.singleUserName, ...(cl === first.cl ? jobWriters : [])])].join(", ");
+    const line = `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${writers} hold(s) USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`;
     if (!prerequisites.includes(line)) prerequisites.push(line);
   }
-  const first = clusters[0];
+  if (Object.keys(team.pools).length > 0) {
+    prerequisites.push("the identity that runs pulumi up may create instance pools (the allow-instance-pool-create entitlement, which a workspace admin grants; off by default)");
+  }
+  if (Object.keys(team.jobs).length > 0) {
+    prerequisites.push(
+      `the identity that runs pulumi up holds the Service Principal User role on ${[...new Set(jobWriters)].join(", ")} (a job runs as that service principal), and the platform stack lists it in dcs:teams.${team.team}.jobPrincipals (CAN_USE on the job-cluster policy)`,
+    );
+  }
 
   // 6. Jobs: each on a fresh job cluster from the same image, scripts and secret (or a pool),
   // running a Python file of jobs/ as the service principal it names.
@@ -284,7 +331,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
         sparkConf: initScripts.sparkConf,
         customTags: { ...tags, dcsJob: name },
         logDestination: first.cl.logDestination,
-        policyId: policy?.policyId,
+        policyId: policy?.jobPolicyId ?? policy?.policyId,
       },
       dependsOn: waitFor,
       provider: workspace,

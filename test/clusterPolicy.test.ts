@@ -214,3 +214,15 @@ describe("TeamClusterPolicy", () => {
     for (const type of [COMPONENT, POLICY, PERMISSIONS]) expect(declared).not.toContain(type);
   });
 });
+
+describe("a policy per kind of compute", () => {
+  const rules = { registries: ["dcshydrologydev.azurecr.io"], sparkVersions: ["16.4.x-scala2.12"], autotermination: { min: 10, max: 120, default: 30 }, costTags: { team: "hydrology" } };
+  it("fixes the cluster type, and leaves auto-termination out of the job-cluster policy (a job's cluster cannot send it)", () => {
+    const jobs = policyDefinition({ ...rules, clusterType: "job" });
+    expect(jobs.cluster_type).toEqual({ type: "fixed", value: "job" });
+    expect(jobs).not.toHaveProperty("autotermination_minutes");
+    const interactive = policyDefinition({ ...rules, clusterType: "all-purpose" });
+    expect(interactive.cluster_type).toEqual({ type: "fixed", value: "all-purpose" });
+    expect(interactive.autotermination_minutes).toMatchObject({ type: "range", minValue: 10, maxValue: 120 });
+  });
+});

@@ -17,7 +17,8 @@ describe("the compute shape clusters and job clusters share", () => {
   it("puts the workers on spot, the first node (the driver) on demand, with on-demand fallback", () => {
     const spec = computeSpec({ ...base, spot: {} });
     expect(spec.azureAttributes).toEqual({ availability: "SPOT_WITH_FALLBACK_AZURE", firstOnDemand: 1, spotBidMaxPrice: -1 });
-    expect(computeSpec(base).azureAttributes).toBeUndefined();
+    // Without spot the attributes are still stated: the provider keeps a removed block, and firstOnDemand never changes.
+    expect(computeSpec(base).azureAttributes).toEqual({ availability: "ON_DEMAND_AZURE", firstOnDemand: 1 });
     expect(spotAttributes(0.25).spotBidMaxPrice).toBe(0.25);
   });
 

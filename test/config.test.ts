@@ -218,7 +218,7 @@ describe("a platform stack", () => {
       workspace: { url: "https://adb-1.2.azuredatabricks.net" },
       containerServices: { manage: true },
       tags: {},
-      teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"] } },
+      teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"], jobPrincipals: [] } },
       policy: { sparkVersions: ["16.4.x-scala2.12"], autoterminationMinutes: { min: 10, max: 120, default: 30 } },
     });
     expect(secretKeysNeeded({ "dcs:kind": "platform" })).toEqual([]);

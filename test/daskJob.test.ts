@@ -90,6 +90,7 @@ describe("DaskJob", () => {
     expect(input(job, "tasks.0.sparkPythonTask")).toEqual({ pythonFile: upload.inputs.path, parameters: ["--workers", "2", "--timeout", "600"] });
 
     expect(input(job, "tasks.0.newCluster")).toEqual({
+      azureAttributes: { availability: "ON_DEMAND_AZURE", firstOnDemand: 1 },
       sparkVersion: "16.4.x-scala2.12",
       nodeTypeId: "Standard_D4ds_v5",
       driverNodeTypeId: "Standard_D4ds_v5",

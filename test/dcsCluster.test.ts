@@ -107,3 +107,16 @@ describe("DcsCluster", () => {
     expect(() => checkRuntime("16.4.x-hls-scala2.12", undefined)).toThrow(/Genomics/);
   });
 });
+
+describe("a cluster dedicated to a group", () => {
+  it("runs in dedicated mode for the group and lets the group restart it", async () => {
+    const r = await recordResources(declare({ groupName: "hydrology-team" }));
+    const c = one(r, CLUSTER);
+    expect(c.inputs).toMatchObject({ dataSecurityMode: "DATA_SECURITY_MODE_DEDICATED", singleUserName: "hydrology-team", kind: "CLASSIC_PREVIEW" });
+    const grant = one(r, "databricks:index/permissions:Permissions");
+    expect(grant.inputs.accessControls).toEqual([{ groupName: "hydrology-team", permissionLevel: "CAN_RESTART" }]);
+    expect(grant.dependencies).toContain(c.urn);
+    const single = await recordResources(declare());
+    expect(single.resources.filter((x) => x.type === "databricks:index/permissions:Permissions")).toEqual([]);
+  });
+});

@@ -164,7 +164,7 @@ describe("rendered outputs", () => {
     expect(toMarkdown(r)).toContain("## External prerequisites");
     // Dev declares its own secret; what it needs from outside is the volume its logs go to.
     expect(toSummary(dev)).not.toContain("Databricks secret {{secrets/");
-    expect(toSummary(dev)).toMatch(/\* Unity Catalog volume hydrology\.dcs\.cluster-logs exists for the cluster's logs, and hydro-dev@contoso\.com holds USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME/);
+    expect(toSummary(dev)).toMatch(/\* Unity Catalog volume hydrology\.dcs\.cluster-logs exists for the cluster's logs, and hydro-dev@contoso\.com, 8a9b0c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d hold\(s\) USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME/);
   });
 
   it("draw components as subgraphs and dependencies as edges", () => {

@@ -46,7 +46,10 @@ describe("Pulumi.dev.yaml", () => {
   it("delivers its logs to a Unity Catalog volume, named as a prerequisite, and links the Dask dashboard through the driver proxy", () => {
     const cluster = one(r, "databricks:index/cluster:Cluster");
     expect(cluster.inputs.clusterLogConf).toEqual({ volumes: { destination: "/Volumes/hydrology/dcs/cluster-logs/dev" } });
-    expect(r.outputs.externalPrerequisites).toEqual([expect.stringMatching(/^Unity Catalog volume hydrology\.dcs\.cluster-logs exists/)]);
+    expect(r.outputs.externalPrerequisites).toEqual([
+      expect.stringMatching(/^Unity Catalog volume hydrology\.dcs\.cluster-logs exists .* and hydro-dev@contoso\.com, 8a9b0c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d hold/),
+      expect.stringMatching(/Service Principal User role on 8a9b0c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d .* dcs:teams\.hydrology\.jobPrincipals/),
+    ]);
     // Org id from the workspace URL (adb-<org id>.<n>.azuredatabricks.net); 8087, a port the proxy serves.
     const dask = (r.outputs.clusters as Record<string, { id: string; dashboardUrl: string }>).dask;
     expect(dask.dashboardUrl).toBe(`https://adb-1234567890123456.7.azuredatabricks.net/driver-proxy/o/1234567890123456/${dask.id}/8087/status`);

@@ -9,10 +9,12 @@ describe("Pulumi.platform-dev.yaml (a platform stack: one per workspace, run by 
     r = await renderForTest("platform-dev");
   });
 
-  it("declares the switch, kept on delete, a cluster policy per team with CAN_USE for its group, and nothing a team owns", () => {
+  it("declares the switch, kept on delete, per team a policy for all-purpose and one for job clusters with CAN_USE for its group, and nothing a team owns", () => {
     const custom = r.resources.filter((x) => x.custom).map((x) => x.type).sort();
     expect(custom).toEqual([
       "databricks:index/clusterPolicy:ClusterPolicy",
+      "databricks:index/clusterPolicy:ClusterPolicy",
+      "databricks:index/permissions:Permissions",
       "databricks:index/permissions:Permissions",
       "databricks:index/workspaceConf:WorkspaceConf",
       "pulumi:providers:databricks",
@@ -20,12 +22,18 @@ describe("Pulumi.platform-dev.yaml (a platform stack: one per workspace, run by 
     const toggle = one(r, "databricks:index/workspaceConf:WorkspaceConf");
     expect(toggle.inputs.customConfig).toEqual({ enableDcs: "true" });
     expect(toggle.retainOnDelete).toBe(true);
-    const policy = one(r, "databricks:index/clusterPolicy:ClusterPolicy");
+    const [policy, jobPolicy] = ["policy-hydrology-policy", "policy-hydrology-jobs-policy"].map((n) => r.resources.find((x) => x.name === n)!);
+    const jobDefinition = JSON.parse(String(jobPolicy.inputs.definition)) as Record<string, unknown>;
+    // A job's cluster sends no auto-termination: its policy neither requires nor bounds it.
+    expect(jobDefinition.cluster_type).toEqual({ type: "fixed", value: "job" });
+    expect(jobDefinition).not.toHaveProperty("autotermination_minutes");
     const definition = JSON.parse(String(policy.inputs.definition)) as Record<string, { type: string; pattern?: string; value?: string; values?: string[] }>;
     expect(definition["docker_image.url"]).toEqual({ type: "regex", pattern: imageUrlPattern(["dcshydrologydev.azurecr.io"]) });
     expect(definition["data_security_mode"].values).toEqual(["SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED"]);
     expect(definition["custom_tags.team"]).toEqual({ type: "fixed", value: "hydrology" });
-    const grant = one(r, "databricks:index/permissions:Permissions");
+    expect(definition.cluster_type).toEqual({ type: "fixed", value: "all-purpose" });
+    expect(definition).toHaveProperty("autotermination_minutes");
+    const grant = r.resources.find((x) => x.name === "policy-hydrology-can-use")!;
     expect(grant.inputs.accessControls).toEqual([{ groupName: "hydrology-team", permissionLevel: "CAN_USE" }]);
     expect(grant.dependencies).toContain(policy.urn);
   });
@@ -36,7 +44,7 @@ describe("Pulumi.platform-dev.yaml (a platform stack: one per workspace, run by 
       containerServicesEnabled: true,
       workspaceUrl: "https://adb-1234567890123456.7.azuredatabricks.net",
       workspaceId: "1234567890123456",
-      teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"], fixedTags: { team: "hydrology", costCenter: "HYD-4410" }, policyId: expect.any(String) } },
+      teams: { hydrology: { group: "hydrology-team", registries: ["dcshydrologydev.azurecr.io"], fixedTags: { team: "hydrology", costCenter: "HYD-4410" }, policyId: expect.any(String), jobPolicyId: expect.any(String) } },
     });
     expect(JSON.stringify(r.outputs)).not.toContain("[secret]");
     expect(r.placeholderSecrets).toEqual([]);

@@ -31,6 +31,18 @@ describe("Pulumi.prod.yaml", () => {
     expect(cluster.inputs.driverInstancePoolId).not.toBe(cluster.inputs.instancePoolId);
     expect(cluster.inputs.nodeTypeId).toBeUndefined();
     for (const pool of pools) expect(input(pool, "preloadedDockerImages")).toEqual([{ url: input(cluster, "dockerImage.url"), basicAuth: input(cluster, "dockerImage.basicAuth") }]);
+    // Who draws from the pools may attach to them: the cluster's owner and the smoke job's service principal.
+    const attach = ofType(r, "databricks:index/permissions:Permissions").filter((p) => p.inputs.instancePoolId !== undefined);
+    expect(attach).toHaveLength(2);
+    for (const grant of attach) {
+      expect(grant.inputs.accessControls).toEqual([
+        { servicePrincipalName: "5b2e7d4a-1c3f-4e6a-8b9d-7f0a1b2c3d4e", permissionLevel: "CAN_ATTACH_TO" },
+        { servicePrincipalName: "9b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e", permissionLevel: "CAN_ATTACH_TO" },
+      ]);
+    }
+    // The job's cluster runs under the team's job-cluster policy, the interactive one under the other.
+    const job = one(r, "databricks:index/job:Job");
+    expect(input(job, "tasks")).toEqual([expect.objectContaining({ newCluster: expect.objectContaining({ policyId: "policy-hydrology-jobs-policy-id" }) })]);
   });
 
   it("pulls through the secret it declares and pushes with a secret service-principal password", () => {

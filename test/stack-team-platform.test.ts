@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { RenderError } from "../stacks/render/engine";
+import { platformOutputs } from "../stacks/team";
 import { one, renderForTest } from "./helpers/record";
 
 const REF = "organization/dcs-platform/platform-dev";
@@ -39,6 +40,16 @@ describe("a team stack reads its platform stack", () => {
   it("refuses a platform stack with no outputs: deploy it first", async () => {
     const err = await refused({});
     expect(err.message).toMatch(/dcs:platform\.stack: platform stack organization\/dcs-platform\/platform-dev has no outputs: it is not deployed yet.*Deploy it first/);
+  });
+
+  it("names the key when the platform stack cannot be read at all (never created, or a wrong name)", async () => {
+    const missing = async () => {
+      throw new Error("unknown stack \"organization/dcs-platform/platform-x\"");
+    };
+    const err = await platformOutputs(missing, "dev", "organization/dcs-platform/platform-x").catch((e: unknown) => e);
+    expect(String(err)).toMatch(/dcs:platform\.stack: platform stack organization\/dcs-platform\/platform-x cannot be read \(unknown stack .*\); create and deploy it first/);
+    const found = await platformOutputs(async (name) => ({ value: `v-${name}` }), "dev", "p");
+    expect(found).toEqual({ workspaceUrl: "v-workspaceUrl", workspaceId: "v-workspaceId", containerServicesEnabled: "v-containerServicesEnabled", teams: "v-teams" });
   });
 
   it("refuses when container services are not on", async () => {

@@ -248,6 +248,8 @@ export const platformTeamSchema = z.strictObject({
     .min(1, "must list at least one registry the team's images come from"),
   /** The team's cost center, fixed by the policy on its clusters' costCenter tag. Default: required, any value. */
   costCenter: z.string().min(1).optional(),
+  /** Service principals (application ids) the team's jobs run as: CAN_USE on the team's job-cluster policy. */
+  jobPrincipals: z.array(guid("service principal application id")).default([]),
 });
 
 /** What a platform stack's cluster policies allow, for every team. */
