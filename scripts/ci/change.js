@@ -26,6 +26,8 @@
 // changeSummary: { op: count } }.
 "use strict";
 
+const { runOnStdinJson } = require("./stdin-json");
+
 const crypto = require("node:crypto");
 
 const QUIET_OPS = new Set(["same", "refresh", "read", "discard"]);
@@ -131,16 +133,11 @@ const handlers = {
   outputs: (doc) => outputs(doc, arg ?? "stack"),
 };
 if (!handlers[command]) fail("usage: node scripts/ci/change.js summary TITLE|fingerprint|changes|outputs STACK < JSON");
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (d) => (input += d));
-process.stdin.on("end", () => {
-  let doc;
-  try {
-    doc = JSON.parse(input);
-  } catch {
-    fail(`${command}: stdin is not JSON: ${oneLine(input, 160)}`);
-  }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail(`${command}: stdin is not a JSON object`);
-  process.stdout.write(handlers[command](doc));
+runOnStdinJson({
+  command,
+  handler: handlers[command],
+  fail,
+  oneLine,
+  accepts: (doc) => doc !== null && typeof doc === "object" && !Array.isArray(doc),
+  preview: 160,
 });

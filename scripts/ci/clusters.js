@@ -18,6 +18,8 @@
 //             attributes an EDITED event carries.
 "use strict";
 
+const { runOnStdinJson } = require("./stdin-json");
+
 const crypto = require("node:crypto");
 
 /** Spec fields whose change restarts a running cluster (an edit; a resize changes none). */
@@ -96,16 +98,4 @@ function event(response) {
 const command = process.argv[2];
 const handlers = { ids, summary, event };
 if (!handlers[command]) fail("usage: node scripts/ci/clusters.js ids|summary|event < JSON");
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (d) => (input += d));
-process.stdin.on("end", () => {
-  let doc;
-  try {
-    doc = JSON.parse(input);
-  } catch {
-    fail(`${command}: stdin is not JSON: ${oneLine(input, 120)}`);
-  }
-  if (doc === null || typeof doc !== "object") fail(`${command}: stdin is not a JSON object`);
-  process.stdout.write(handlers[command](doc));
-});
+runOnStdinJson({ command, handler: handlers[command], fail, oneLine });

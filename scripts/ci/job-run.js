@@ -30,6 +30,8 @@
 // are broken up.
 "use strict";
 
+const { runOnStdinJson } = require("./stdin-json");
+
 const JOB_ID = /^[0-9]{1,19}$/;
 const MAX_LINE = 1000;
 
@@ -139,16 +141,4 @@ const handlers = {
   "last-line": (doc) => lastLine(doc),
 };
 if (!handlers[command]) fail("usage: node scripts/ci/job-run.js job-id NAME|run-id|run|output N|last-line < JSON");
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (d) => (input += d));
-process.stdin.on("end", () => {
-  let doc;
-  try {
-    doc = JSON.parse(input);
-  } catch {
-    fail(`${command}: stdin is not JSON: ${oneLine(input, 120)}`);
-  }
-  if (command !== "job-id" && (doc === null || typeof doc !== "object")) fail(`${command}: stdin is not a JSON object`);
-  process.stdout.write(handlers[command](doc));
-});
+runOnStdinJson({ command, handler: handlers[command], fail, oneLine, accepts: (doc) => command === "job-id" || (doc !== null && typeof doc === "object") });
