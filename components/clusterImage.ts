@@ -41,7 +41,13 @@ export interface ClusterImageArgs {
   repository?: string;
   /** databricksruntime/standard tag the image builds on (build argument RUNTIME_TAG), e.g. 16.4-LTS. */
   runtime: string;
-  /** Digest pinning the base, `sha256:...` (build argument BASE_IMAGE becomes `<base>:<runtime>@<digest>`). Default: the tag alone. */
+  /** The base as `<repository>:<tag>` (build argument BASE_IMAGE). Default: databricksruntime/standard:<runtime>; a GPU image's is nvidia/cuda (gpuBase). */
+  base?: string;
+  /** A GPU image: the CUDA release (build argument CUDA_VERSION) and the runtime's Python (PYTHON_VERSION). Default: none. */
+  gpu?: { cuda: string; python: string };
+  /** Further build arguments the Dockerfile reads; they shape the image, so they enter the tag. Default: none. */
+  buildArgs?: Record<string, string>;
+  /** Digest pinning the base, `sha256:...` (build argument BASE_IMAGE becomes `<base>@<digest>`). Default: the tag alone. */
   baseDigest?: string;
   /** Registry host the base is pulled from, where it was imported (`<host>/databricksruntime/standard`). Default: Docker Hub. */
   baseRegistry?: string;
@@ -69,9 +75,9 @@ export interface ImageBuildPlan {
   buildArgs: Record<string, string>;
 }
 
-/** The base image reference for a runtime tag, an optional digest and an optional registry it was imported into. */
-export function baseImage(runtime: string, baseDigest?: string, baseRegistry?: string): string {
-  return `${baseRegistry ? `${baseRegistry}/` : ""}${BASE_REPOSITORY}:${runtime}${baseDigest ? `@${baseDigest}` : ""}`;
+/** The base image reference for a runtime tag (or another base), an optional digest and an optional registry it was imported into. */
+export function baseImage(runtime: string, baseDigest?: string, baseRegistry?: string, base = `${BASE_REPOSITORY}:${runtime}`): string {
+  return `${baseRegistry ? `${baseRegistry}/` : ""}${base}${baseDigest ? `@${baseDigest}` : ""}`;
 }
 
 /**
@@ -88,11 +94,18 @@ export function projectRelative(p: string, root: string): string {
 }
 
 /** The build plan for a context: the tag is predictable and testable. */
-export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source" | "baseDigest" | "baseRegistry" | "projectRoot">): ImageBuildPlan {
+export function planImageBuild(args: Pick<ClusterImageArgs, "context" | "runtime" | "source" | "baseDigest" | "baseRegistry" | "projectRoot" | "base" | "gpu" | "buildArgs">): ImageBuildPlan {
   const root = args.projectRoot ?? process.cwd();
   const context = projectRelative(args.context, root);
   // Arguments that shape the image enter the hash; the labels derived from the hash cannot.
-  const shaping: Record<string, string> = { RUNTIME_TAG: args.runtime, BASE_IMAGE: baseImage(args.runtime, args.baseDigest, args.baseRegistry), IMAGE_SOURCE: args.source ?? "" };
+  // A CPU image's hash input is what it has always been, so its tag does not move.
+  const shaping: Record<string, string> = {
+    ...(args.buildArgs ?? {}),
+    RUNTIME_TAG: args.runtime,
+    BASE_IMAGE: baseImage(args.runtime, args.baseDigest, args.baseRegistry, args.base),
+    IMAGE_SOURCE: args.source ?? "",
+    ...(args.gpu ? { CUDA_VERSION: args.gpu.cuda, PYTHON_VERSION: args.gpu.python } : {}),
+  };
   const contextHash = hashBuildContext(path.resolve(root, context), shaping, root);
   const tag = imageTag(args.runtime, contextHash);
   return { context, dockerfile: `${context}/Dockerfile`, tag, contextHash, buildArgs: { ...shaping, IMAGE_REVISION: contextHash, IMAGE_VERSION: tag } };
@@ -110,6 +123,9 @@ export class ClusterImage extends pulumi.ComponentResource {
     const { registryServer, credentials } = args;
     const root = args.projectRoot ?? process.cwd();
     const repository = args.repository ?? "hydrology/dask";
+    const programArgs = ["BASE_IMAGE", "RUNTIME_TAG", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION", "CUDA_VERSION", "PYTHON_VERSION", "BUILDKIT_INLINE_CACHE"];
+    const taken = Object.keys(args.buildArgs ?? {}).filter((k) => programArgs.includes(k));
+    if (taken.length > 0) throw new Error(`ClusterImage "${name}": build arguments ${taken.join(", ")} are set by the component`);
     // Rejected before registration: nothing, not even this component, is declared.
     if (!fs.existsSync(path.resolve(root, args.context, "Dockerfile"))) throw new Error(`ClusterImage "${name}": no Dockerfile in the build context ${args.context}`);
     const plan = planImageBuild(args);

@@ -69,7 +69,23 @@ export interface ComputeArgs {
   driverInstancePoolId?: pulumi.Input<string>;
   /** Azure spot for the workers, the driver on demand, on-demand fallback; not with pools. */
   spot?: { maxPrice?: number };
+  /** A single-node cluster: no workers; the driver does the work (numWorkers and autoscale unset). */
+  singleNode?: boolean;
 }
+
+/**
+ * What makes a cluster single-node: no workers, Spark's single-node profile
+ * with a local master, and the ResourceClass tag. The provider accepts
+ * num_workers = 0 only with all three (terraform-provider-databricks
+ * clusters/clusters_api.go, Cluster.Validate: "NumWorkers could be 0 only for
+ * SingleNode clusters"); the values are Databricks' single-node settings.
+ * DCS_SINGLE_NODE tells the init script to start a Dask worker on the driver.
+ */
+export const SINGLE_NODE = {
+  sparkConf: { "spark.databricks.cluster.profile": "singleNode", "spark.master": "local[*, 4]" },
+  customTags: { ResourceClass: "SingleNode" },
+  sparkEnvVars: { DCS_SINGLE_NODE: "true" },
+} as const;
 
 /** The cluster's `clusterLogConf` block for a log destination (a Unity Catalog volume folder or DBFS). */
 export function clusterLogConf(destination: string | undefined): { volumes: { destination: string } } | { dbfs: { destination: string } } | undefined {
@@ -114,8 +130,8 @@ export function computeSpec(args: ComputeArgs): Record<string, unknown> {
     ...(pooled
       ? { instancePoolId: args.instancePoolId, driverInstancePoolId: args.driverInstancePoolId ?? args.instancePoolId }
       : { nodeTypeId: args.nodeType, driverNodeTypeId: args.driverNodeType ?? args.nodeType, azureAttributes: args.spot ? spotAttributes(args.spot.maxPrice) : ON_DEMAND_ATTRIBUTES }),
-    numWorkers: args.numWorkers,
-    autoscale: args.autoscale,
+    numWorkers: args.singleNode ? 0 : args.numWorkers,
+    autoscale: args.singleNode ? undefined : args.autoscale,
     ...accessFields(args.owner),
     dockerImage: {
       url: args.imageRef,
@@ -124,9 +140,9 @@ export function computeSpec(args: ComputeArgs): Record<string, unknown> {
       basicAuth: { username: args.pullUsername, password: args.pullPassword },
     },
     initScripts: args.initScripts ?? [],
-    customTags: args.customTags ?? {},
-    sparkEnvVars: args.sparkEnvVars ?? {},
-    sparkConf: args.sparkConf ?? {},
+    customTags: { ...(args.customTags ?? {}), ...(args.singleNode ? SINGLE_NODE.customTags : {}) },
+    sparkEnvVars: { ...(args.sparkEnvVars ?? {}), ...(args.singleNode ? SINGLE_NODE.sparkEnvVars : {}) },
+    sparkConf: { ...(args.sparkConf ?? {}), ...(args.singleNode ? SINGLE_NODE.sparkConf : {}) },
     clusterLogConf: clusterLogConf(args.logDestination),
     policyId: args.policyId,
   };

@@ -25,6 +25,8 @@ export interface ContainerRegistryArgs {
   adminUserEnabled?: boolean;
   /** Object id of the service principal that clusters pull with; it gets AcrPull on the registry. */
   pullPrincipalObjectId: pulumi.Input<string>;
+  /** Further pull identities (an image's own), by a short name: each gets AcrPull on the registry (Azure RBAC has no narrower built-in scope). Default: none. */
+  morePullPrincipals?: Record<string, pulumi.Input<string>>;
   /** Object id of the service principal `pulumi up` pushes with; it gets AcrPush. Default: none (the runner's identity needs AcrPush by other means). */
   pushPrincipalObjectId?: pulumi.Input<string>;
   /** Seconds to wait after a new role assignment before relying on it. Default: 300. */
@@ -55,6 +57,8 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly resourceGroupName: pulumi.Output<string>;
   /** What a cluster waits for before it pulls: the AcrPull grant, applied. */
   public readonly pullReady: pulumi.Resource;
+  /** The further pull identities' grants, applied, by their short names. */
+  public readonly morePullReady: Record<string, pulumi.Resource> = {};
   /** What the image push waits for: the AcrPush grant, applied (undefined when no push principal is given). */
   public readonly pushReady?: pulumi.Resource;
   /** Admin credentials (password secret), only when the admin user is enabled. */
@@ -99,6 +103,13 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       },
       { parent: this },
     ).ready;
+    for (const [short, objectId] of Object.entries(args.morePullPrincipals ?? {})) {
+      this.morePullReady[short] = new RegistryGrant(
+        childName(name, `acrpull-${short}`),
+        { registryId: registry.id, principalObjectId: objectId, roleId: ACR_PULL_ROLE_ID, description: `Databricks clusters pull the ${short} image with this identity`, waitSeconds },
+        { parent: this },
+      ).ready;
+    }
     if (args.pushPrincipalObjectId !== undefined) {
       this.pushReady = new RegistryGrant(
         childName(name, "acrpush"),

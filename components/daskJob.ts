@@ -66,6 +66,7 @@ import { computeSpec, type ComputeArgs, type ComputeOwner } from "./computeSpec"
 import { validateClusterArgs } from "./dcsCluster";
 import { storeSparkConf } from "./initScripts";
 import { childName } from "./naming";
+import { nodeTypeFor } from "./nodeType";
 
 /** Where a job's Python file is uploaded. */
 export type JobFileStore = "workspace" | "volumes";
@@ -102,6 +103,8 @@ export type JobClusterArgs = Omit<ComputeArgs, "owner"> & {
   minCores?: number;
   /** Minimum memory (GB) for the node-type lookup (no nodeType, no pool). Default: 16. */
   minMemoryGb?: number;
+  /** The job cluster boots a GPU image: GPUs per node for the lookup. Default: not a GPU image. */
+  minGpus?: number;
 };
 
 export interface DaskJobArgs {
@@ -312,11 +315,10 @@ export class DaskJob extends pulumi.ComponentResource {
     const fileArgs = { path: destination, contentBase64: fs.readFileSync(args.pythonFile).toString("base64") };
     this.upload = store === "workspace" ? new databricks.WorkspaceFile(fileName, fileArgs, childOpts) : new databricks.File(fileName, fileArgs, childOpts);
 
-    // A pooled cluster takes its node types from the pool: no lookup then.
-    const nodeType =
-      cluster.nodeType !== undefined || cluster.instancePoolId !== undefined
-        ? cluster.nodeType
-        : databricks.getNodeTypeOutput({ minCores: cluster.minCores ?? 4, minMemoryGb: cluster.minMemoryGb ?? 16, localDisk: true }, childOpts).apply((r) => r.id);
+    const nodeType = nodeTypeFor(
+      { nodeType: cluster.nodeType, pooled: cluster.instancePoolId !== undefined, minCores: cluster.minCores, minMemoryGb: cluster.minMemoryGb, minGpus: cluster.minGpus, key: "dcs:jobs.<name>.nodeType" },
+      childOpts,
+    );
 
     const newCluster = computeSpec({
       ...cluster,

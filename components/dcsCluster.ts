@@ -8,6 +8,8 @@ import * as databricks from "@pulumi/databricks";
 import { computeSpec, GROUP_ACCESS_MIN_RUNTIME, validateComputePlacement, type ComputeOwner } from "./computeSpec";
 import type { InitScriptBlock } from "./initScripts";
 import { childName, unsupportedRuntimeReason } from "./naming";
+import { isGpuNodeType, isPhotonRuntime } from "./gpu";
+import { nodeTypeFor } from "./nodeType";
 
 export { ACCESS_MODE, clusterLogConf } from "./computeSpec";
 
@@ -41,8 +43,12 @@ export interface DcsClusterArgs {
   minCores?: number;
   /** Minimum memory (GB) for the node-type lookup. Default: 16. */
   minMemoryGb?: number;
-  /** Fixed size; exclusive with autoscale. */
+  /** Fixed size; exclusive with autoscale and singleNode. */
   numWorkers?: number;
+  /** A single-node cluster (no workers; the driver runs the scheduler and a worker). Default: false. */
+  singleNode?: boolean;
+  /** The cluster boots a GPU image: the node-type lookup asks for this many GPUs, and a given node type must have one. Default: not a GPU image. */
+  minGpus?: number;
   /** Autoscaling range; exclusive with numWorkers. */
   autoscale?: { minWorkers: number; maxWorkers: number };
   /** Minutes of inactivity before termination. Default: 30. */
@@ -84,7 +90,10 @@ export function isSecretReference(value: pulumi.Input<string>): value is string 
 
 /** Problems with the sizing arguments, as messages; empty when valid. */
 export function validateClusterArgs(
-  args: Pick<DcsClusterArgs, "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination" | "instancePoolId" | "driverInstancePoolId" | "spot" | "groupName" | "sparkVersion">,
+  args: Pick<
+    DcsClusterArgs,
+    "numWorkers" | "autoscale" | "autoterminationMinutes" | "initScripts" | "customTags" | "pullPassword" | "logDestination" | "instancePoolId" | "driverInstancePoolId" | "spot" | "groupName" | "sparkVersion" | "singleNode" | "minGpus" | "nodeType" | "driverNodeType"
+  >,
 ): string[] {
   const problems: string[] = [...validateComputePlacement(args)];
   if (args.groupName !== undefined && args.sparkVersion !== undefined) {
@@ -95,7 +104,17 @@ export function validateClusterArgs(
   if (!isSecretReference(args.pullPassword)) problems.push("pullPassword must be a {{secrets/<scope>/<key>}} reference, not a secret value");
   const reserved = Object.keys(args.customTags ?? {}).filter((k) => RESERVED_CLUSTER_TAGS.some((r) => r.toLowerCase() === k.toLowerCase()));
   if (reserved.length > 0) problems.push(`custom tags ${reserved.join(", ")} are reserved by Databricks`);
-  if ((args.numWorkers === undefined) === (args.autoscale === undefined)) problems.push("set exactly one of numWorkers and autoscale");
+  if (args.singleNode) {
+    if (args.numWorkers !== undefined || args.autoscale !== undefined) problems.push("a single-node cluster has no workers: leave numWorkers and autoscale unset");
+  } else if ((args.numWorkers === undefined) === (args.autoscale === undefined)) problems.push("set exactly one of numWorkers and autoscale");
+  if (args.minGpus !== undefined) {
+    const cpu = [args.nodeType, args.driverNodeType].filter((t): t is string => t !== undefined && !isGpuNodeType(t));
+    if (cpu.length > 0) problems.push(`the cluster boots a GPU image, and ${cpu.join(", ")} has no GPU`);
+  } else {
+    const gpu = [args.nodeType, args.driverNodeType].filter((t): t is string => t !== undefined && isGpuNodeType(t));
+    if (gpu.length > 0) problems.push(`${gpu.join(", ")} is a GPU size, and the cluster's image is not a GPU image`);
+  }
+  if (args.minGpus !== undefined && args.sparkVersion !== undefined && isPhotonRuntime(args.sparkVersion)) problems.push(`${args.sparkVersion} runs Photon, which does not run on GPU nodes`);
   if (args.autoscale && args.autoscale.maxWorkers < args.autoscale.minWorkers) problems.push("autoscale.maxWorkers is below autoscale.minWorkers");
   if ((args.autoterminationMinutes ?? 30) <= 0) problems.push("autoterminationMinutes must be positive");
   if ((args.initScripts?.length ?? 0) > 10) problems.push("a cluster runs at most 10 init scripts");
@@ -135,11 +154,12 @@ export class DcsCluster extends pulumi.ComponentResource {
         : databricks
             .getSparkVersionOutput({ longTermSupport: true, latest: true, ml: false, genomics: false, gpu: false, photon: false }, invokeOpts)
             .apply((r) => checkRuntime(r.id, args.expectedRuntime));
-    // A pooled cluster takes its node types from the pool: no lookup.
-    const nodeType =
-      args.nodeType !== undefined || args.instancePoolId !== undefined
-        ? pulumi.output(args.nodeType ?? "")
-        : databricks.getNodeTypeOutput({ minCores: args.minCores ?? 4, minMemoryGb: args.minMemoryGb ?? 16, localDisk: true }, invokeOpts).apply((r) => r.id);
+    const nodeType = pulumi.output(
+      nodeTypeFor(
+        { nodeType: args.nodeType, pooled: args.instancePoolId !== undefined, minCores: args.minCores, minMemoryGb: args.minMemoryGb, minGpus: args.minGpus, key: "dcs:clusters.<name>.nodeType" },
+        invokeOpts,
+      ) ?? "",
+    );
 
     const owner: ComputeOwner = args.groupName !== undefined ? { group: args.groupName } : { user: args.singleUserName };
     const cluster = new databricks.Cluster(
@@ -156,6 +176,7 @@ export class DcsCluster extends pulumi.ComponentResource {
           driverNodeType: args.driverNodeType,
           numWorkers: args.numWorkers,
           autoscale: args.autoscale,
+          singleNode: args.singleNode,
           owner,
           initScripts: args.initScripts,
           customTags: args.customTags,

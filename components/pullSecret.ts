@@ -88,6 +88,8 @@ export type PullSecretArgs =
       key: string;
       /** The pull identity's client secret (a Pulumi secret; it stays one). */
       value: pulumi.Input<string>;
+      /** Further secrets in the same scope, one per image with a key of its own (each a Pulumi secret). Default: none. */
+      more?: { key: string; value: pulumi.Input<string> }[];
       /** Principals that get READ: the cluster's owner and whoever else starts the cluster. */
       readers: string[];
       /** Principals that get MANAGE: identities that deploy the stack besides the one that created the scope. Default: none. */
@@ -111,7 +113,12 @@ export function validatePullSecretArgs(args: PullSecretArgs): string[] {
     if (!parseSecretReference(args.reference)) problems.push(`reference "${args.reference}" is not {{secrets/<scope>/<key>}}`);
   } else {
     if (!SECRET_SCOPE_NAME.test(args.scope)) problems.push(`scope "${args.scope}" must be 1-128 letters, digits, '-', '_' or '.'`);
-    if (!SECRET_KEY_NAME.test(args.key)) problems.push(`key "${args.key}" must be 1-128 letters, digits, '-', '_' or '.'`);
+    for (const key of [args.key, ...(args.more ?? []).map((m) => m.key)]) {
+      if (!SECRET_KEY_NAME.test(key)) problems.push(`key "${key}" must be 1-128 letters, digits, '-', '_' or '.'`);
+    }
+    const keys = [args.key, ...(args.more ?? []).map((m) => m.key)];
+    const twice = keys.filter((k, i) => keys.indexOf(k) !== i);
+    if (twice.length > 0) problems.push(`keys ${[...new Set(twice)].join(", ")} are used twice in the scope`);
   }
   if (args.readers.length === 0) problems.push("at least one reader (the cluster's owner) is required");
   const grantees = [...args.readers, ...(args.mode === "declared" ? (args.managers ?? []) : [])];
@@ -135,6 +142,8 @@ export class PullSecret extends pulumi.ComponentResource {
   public readonly ready: pulumi.Resource[];
   /** What someone outside the stack must have done first (empty when declared). */
   public readonly prerequisites: string[];
+  /** The references of the further secrets, by key (declared mode). */
+  public readonly moreReferences: Record<string, string> = {};
 
   constructor(name: string, args: PullSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     // Rejected before registration: nothing, not even this component, is declared.
@@ -155,6 +164,10 @@ export class PullSecret extends pulumi.ComponentResource {
       const scope = new databricks.SecretScope(childName(name, "scope"), { name: args.scope }, childOpts);
       const replaceDeleteFirst = { ...childOpts, deleteBeforeReplace: true };
       const secret = new databricks.Secret(childName(name, "secret"), { scope: scope.name, key: args.key, stringValue: pulumi.secret(args.value) }, replaceDeleteFirst);
+      const more = (args.more ?? []).map(
+        (m) => new databricks.Secret(childName(name, `secret-${m.key}`), { scope: scope.name, key: m.key, stringValue: pulumi.secret(m.value) }, replaceDeleteFirst),
+      );
+      for (const m of args.more ?? []) this.moreReferences[m.key] = secretReference(args.scope, m.key);
       // Who runs this deployment: a user's name, or a service principal's application id.
       const deployer = databricks.getCurrentUserOutput({}, { parent: this, provider: args.provider }).apply((u) => u.userName);
       const grant = (principal: string, wanted: "READ" | "MANAGE", prefix: string) =>
@@ -166,7 +179,7 @@ export class PullSecret extends pulumi.ComponentResource {
         );
       const acls = [...distinct(args.readers).map((p) => grant(p, "READ", "read")), ...distinct(args.managers ?? []).map((p) => grant(p, "MANAGE", "manage"))];
       this.reference = secretReference(args.scope, args.key);
-      this.ready = [secret, ...acls];
+      this.ready = [secret, ...more, ...acls];
       this.prerequisites = [];
     }
     this.registerOutputs({ reference: this.reference, prerequisites: this.prerequisites });

@@ -29,6 +29,8 @@ import { DaskJob, defaultJobFolder } from "../components/daskJob";
 import { accessControlFor } from "../components/principals";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
+import { DEFAULT_IMAGE } from "./config/schema";
+import { cudaBaseImage, gpuEnvVars, POOL_CUDA_TAG, RUNTIME_GPU_FACTS } from "../components/gpu";
 import { daskEnvVars } from "./dask";
 import { isUnknownMarker } from "../policy/reading";
 import { PLATFORM_OUTPUTS, platformProblems, type PlatformOutputs, type PlatformTeam } from "./platformContract";
@@ -114,6 +116,11 @@ async function teamWorkspace(team: TeamStackConfig): Promise<TeamWorkspace> {
   return { provider, info: workspaceInfo(team.workspace), containerServicesToggle: containerServices.toggle, containerServicesManaged: containerServices.managed };
 }
 
+/** The images with a pull identity of their own: their names and the identities' object ids (each gets AcrPull). */
+function imageEntriesOwnIdentity(team: TeamStackConfig): [string, string][] {
+  return Object.entries(team.images).flatMap(([name, spec]) => (spec.pullIdentity ? [[name, spec.pullIdentity.objectId] as [string, string]] : []));
+}
+
 /** The team stack: its outputs once everything is declared. */
 export async function teamStack(team: TeamStackConfig): Promise<Record<string, unknown>> {
   const ws = await teamWorkspace(team);
@@ -134,6 +141,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
     sku: team.registry.sku,
     adminUserEnabled: team.registry.adminUserEnabled,
     pullPrincipalObjectId: team.pullIdentity.objectId,
+    morePullPrincipals: Object.fromEntries(imageEntriesOwnIdentity(team)),
     pushPrincipalObjectId: push.mode === "servicePrincipal" ? push.objectId : undefined,
     grantWaitSeconds: team.registry.grantWaitSeconds,
     protect: team.registryProtected,
@@ -150,38 +158,54 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   // ACR's login server is the registry name in lower case under azurecr.io (Azure public cloud):
   // known before the registry exists, so the base and cache references are plain strings.
   const registryHost = `${team.registry.name.toLowerCase()}.azurecr.io`;
-  const image = new ClusterImage("image", {
-    context: team.image.context,
-    projectRoot,
-    registryServer: registry.loginServer,
-    repository: team.image.repository,
-    runtime: team.image.runtime,
-    baseDigest: team.image.baseDigest,
-    baseRegistry: team.image.baseFromRegistry ? registryHost : undefined,
-    cacheFrom: team.image.baseFromRegistry ? `${registryHost}/${team.image.repository}:${BUILD_CACHE_TAG}` : undefined,
-    source: team.image.source,
-    credentials: pushCredentials,
-    dependsOn: registry.pushReady ? [registry.pushReady] : [],
-  });
-  const imageRefOf = (mode: "digest" | "tag") => (mode === "tag" ? image.imageName : image.digestRef);
+  const imageEntries = Object.entries(team.images);
+  // Each image: built and pushed to its own repository under its own content tag, its old tags
+  // purged. The default image keeps the resource names it has always had.
+  const built = Object.fromEntries(
+    imageEntries.map(([name, spec]) => {
+      const suffix = name === DEFAULT_IMAGE ? "" : `-${name}`;
+      const runtime = runtimeOfImageTag(spec.runtime);
+      const image = new ClusterImage(`image${suffix}`, {
+        context: spec.context,
+        projectRoot,
+        registryServer: registry.loginServer,
+        repository: spec.repository,
+        runtime: spec.runtime,
+        base: spec.gpu ? cudaBaseImage(spec.gpu.cuda, spec.gpu.ubuntu) : undefined,
+        gpu: spec.gpu && runtime ? { cuda: spec.gpu.cuda, python: RUNTIME_GPU_FACTS[runtime].python } : undefined,
+        buildArgs: spec.buildArgs,
+        baseDigest: spec.baseDigest,
+        baseRegistry: spec.baseFromRegistry ? registryHost : undefined,
+        cacheFrom: spec.baseFromRegistry ? `${registryHost}/${spec.repository}:${BUILD_CACHE_TAG}` : undefined,
+        source: spec.source,
+        credentials: pushCredentials,
+        dependsOn: registry.pushReady ? [registry.pushReady] : [],
+      });
+      new RegistryRetention(`registry-retention${suffix}`, {
+        registryName: registry.registryName,
+        resourceGroupName: registry.resourceGroupName,
+        location: team.location,
+        repository: spec.repository,
+        inUseTag: image.tag,
+        keepTags: team.registry.keepTags,
+        schedule: team.registry.purgeSchedule,
+        tags,
+      });
+      return [name, { spec, image }];
+    }),
+  );
+  const imageRefOf = (imageName: string, mode: "digest" | "tag") => (mode === "tag" ? built[imageName].image.imageName : built[imageName].image.digestRef);
   const clusterEntries = Object.entries(team.clusters);
 
-  new RegistryRetention("registry-retention", {
-    registryName: registry.registryName,
-    resourceGroupName: registry.resourceGroupName,
-    location: team.location,
-    repository: team.image.repository,
-    inUseTag: image.tag,
-    keepTags: team.registry.keepTags,
-    schedule: team.registry.purgeSchedule,
-    tags,
-  });
-
-  // 3. The pull secret: declared in a scope of this stack, or kept by someone else.
+  // 3. The pull secrets: in a scope of this stack, a key per image (the default image's is
+  // dcs:pullSecret.key, another image's <key>-<image>), or kept by someone else.
   // Whoever starts a cluster reads the secret: every cluster's owner and group, and the listed readers.
   // A job cluster is dedicated to the service principal the job runs as: it reads the secret too.
   const owners = [...clusterEntries.flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]), ...Object.values(team.jobs).map((j) => j.runAs)];
   const readers = readersOf(owners[0], [...owners.slice(1), ...team.pullSecret.readers]);
+  const imageKey = (name: string) => `${team.pullSecret.key}-${name}`;
+  const declaredElsewhere = (name: string) => team.images[name].pullIdentity?.secretReference;
+  const moreKeys = imageEntries.filter(([name]) => name !== DEFAULT_IMAGE && declaredElsewhere(name) === undefined);
   const pullSecret = new PullSecret(
     "pull-secret",
     team.pullIdentity.secretReference !== undefined
@@ -191,11 +215,22 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
           scope: team.pullSecret.scope ?? `dcs-${team.team}-${team.stack}`,
           key: team.pullSecret.key,
           value: team.pullClientSecret!,
+          more: moreKeys.map(([name, spec]) => ({ key: imageKey(name), value: spec.pullIdentity ? team.imagePullSecrets[name] : team.pullClientSecret! })),
           readers,
           managers: team.pullSecret.managers,
           provider: workspace,
         },
   );
+  /** How a cluster, pool or job pulls an image: the identity's client id and its secret's reference. */
+  const pullOf = (imageName: string) => {
+    const own = team.images[imageName].pullIdentity;
+    const reference =
+      own?.secretReference ?? (imageName === DEFAULT_IMAGE || team.pullIdentity.secretReference !== undefined ? pullSecret.reference : pullSecret.moreReferences[imageKey(imageName)]);
+    return { username: own?.clientId ?? team.pullIdentity.clientId, password: reference, granted: own ? registry.morePullReady[imageName] : registry.pullReady };
+  };
+  const pullPrerequisites = imageEntries
+    .filter(([, spec]) => spec.pullIdentity?.secretReference !== undefined)
+    .map(([name, spec]) => `Databricks secret ${spec.pullIdentity!.secretReference} exists and holds the client secret of image ${name}'s pull identity (${spec.pullIdentity!.clientId}); READ on its scope for ${readers.join(", ")}`);
 
   // 4. Init scripts.
   const initScripts = new InitScripts("init-scripts", {
@@ -206,27 +241,30 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   });
 
   // 5a. Warm pools: VMs kept idle with the image and the runtime already on them, so a cluster
-  // drawing from a pool skips the image pull at start. Which image a pool preloads is the one the
-  // clusters use (digest or tag, as the first cluster that draws from it names it).
-  const runtimeKey = (sparkVersion?: string) => sparkVersion ?? `${runtimeOfImageTag(team.image.runtime)}.x-scala2.12`;
+  // drawing from a pool skips the image pull at start. A pool preloads the image it names, by
+  // reference as the first cluster that draws from it names it (digest or tag).
+  const runtimeKey = (imageName: string, sparkVersion?: string) => sparkVersion ?? `${runtimeOfImageTag(team.images[imageName].runtime)}.x-scala2.12`;
   const poolIds: Record<string, pulumi.Output<string>> = {};
   for (const [name, pool] of Object.entries(team.pools)) {
     const user = clusterEntries.find(([, cl]) => cl.pool?.workers === name || cl.pool?.driver === name)?.[1];
+    const pull = pullOf(pool.image);
+    const cuda = team.images[pool.image].gpu?.cuda;
     const warm = new WarmPool(`pool-${name}`, {
       poolName: `${team.team}-${name}-${team.stack}`,
       nodeType: pool.nodeType,
-      imageRef: imageRefOf(user?.imageReference ?? "digest"),
-      pullUsername: team.pullIdentity.clientId,
-      pullPassword: pullSecret.reference,
-      sparkVersion: runtimeKey(user?.sparkVersion),
+      imageRef: imageRefOf(pool.image, user?.imageReference ?? "digest"),
+      pullUsername: pull.username,
+      pullPassword: pull.password,
+      sparkVersion: runtimeKey(pool.image, user?.sparkVersion),
       minIdleInstances: pool.minIdleInstances,
       maxCapacity: pool.maxCapacity,
       idleMinutes: pool.idleMinutes,
       availability: pool.spot ? "SPOT_AZURE" : "ON_DEMAND_AZURE",
       spotMaxPrice: pool.spotMaxPrice,
       // Clusters inherit a pool's tags and may not repeat a key, so the cost tags stay on the clusters.
-      customTags: { dcsPool: name },
-      dependsOn: [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready],
+      // A GPU pool names its CUDA, for the policy pack (a pool carries no environment variables).
+      customTags: { dcsPool: name, ...(cuda ? { [POOL_CUDA_TAG]: cuda } : {}) },
+      dependsOn: [...(containerServicesToggle ? [containerServicesToggle] : []), pull.granted, ...pullSecret.ready],
       provider: workspace,
     });
     poolIds[name] = warm.poolId;
@@ -248,22 +286,30 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   // 5. The clusters: each waits for the switch (when this stack owns it), the applied AcrPull
   // grant, the secret and its READ grants, and the uploads.
   const sharedEnv = { ...daskEnvVars(team.dask), [SCRIPTS_HASH_VAR]: initScripts.contentHash };
-  const waitFor = [...(containerServicesToggle ? [containerServicesToggle] : []), registry.pullReady, ...pullSecret.ready, ...initScripts.uploads];
+  const envFor = (imageName: string) => {
+    const gpu = team.images[imageName].gpu;
+    return gpu ? { ...sharedEnv, ...gpuEnvVars(gpu.cuda) } : sharedEnv;
+  };
+  const waitFor = (imageName: string) => [...(containerServicesToggle ? [containerServicesToggle] : []), pullOf(imageName).granted, ...pullSecret.ready, ...initScripts.uploads];
   const clusters = clusterEntries.map(([name, cl]) => {
+    const pull = pullOf(cl.image);
+    const spec = team.images[cl.image];
     const cluster = new DcsCluster(`cluster-${name}`, {
       clusterName: cl.name ?? `${team.team}-${name}-${team.stack}`,
-      imageRef: imageRefOf(cl.imageReference),
-      pullUsername: team.pullIdentity.clientId,
-      pullPassword: pullSecret.reference,
+      imageRef: imageRefOf(cl.image, cl.imageReference),
+      pullUsername: pull.username,
+      pullPassword: pull.password,
       initScripts: initScripts.blocks,
       sparkVersion: cl.sparkVersion,
-      expectedRuntime: runtimeOfImageTag(team.image.runtime),
+      expectedRuntime: runtimeOfImageTag(spec.runtime),
       nodeType: cl.nodeType,
       driverNodeType: cl.driverNodeType,
       minCores: cl.minCores,
       minMemoryGb: cl.minMemoryGb,
+      minGpus: spec.gpu ? cl.minGpus : undefined,
       numWorkers: cl.numWorkers,
       autoscale: cl.autoscale,
+      singleNode: cl.singleNode,
       autoterminationMinutes: cl.autoterminationMinutes,
       singleUserName: cl.singleUserName,
       groupName: cl.groupName,
@@ -271,11 +317,11 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
       instancePoolId: cl.pool ? poolIds[cl.pool.workers] : undefined,
       driverInstancePoolId: cl.pool?.driver ? poolIds[cl.pool.driver] : undefined,
       customTags: { ...cl.tags, ...tags, ...(cl.longRunning ? { longRunning: "true" } : {}) },
-      sparkEnvVars: { ...cl.sparkEnvVars, ...sharedEnv },
+      sparkEnvVars: { ...cl.sparkEnvVars, ...envFor(cl.image) },
       sparkConf: initScripts.sparkConf,
       logDestination: cl.logDestination,
       policyId: policy?.policyId,
-      dependsOn: waitFor,
+      dependsOn: waitFor(cl.image),
       provider: workspace,
     });
     const dashboardUrl = pulumi.all([info, cluster.clusterId]).apply(([w, id]) => driverProxyUrl(w.host, w.orgId, id, team.dask.dashboardPort));
@@ -283,7 +329,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   });
 
   const first = clusters[0];
-  const prerequisites = [...pullSecret.prerequisites];
+  const prerequisites = [...pullSecret.prerequisites, ...pullPrerequisites];
   // Log volumes: written by every cluster's owner, and by the jobs' service principals (their job clusters log there too).
   const jobWriters = Object.values(team.jobs).map((j) => j.runAs);
   for (const { cl } of clusters) {
@@ -306,6 +352,11 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   // 6. Jobs: each on a fresh job cluster from the same image, scripts and secret (or a pool),
   // running a Python file of jobs/ as the service principal it names.
   const jobs = Object.entries(team.jobs).map(([name, job]) => {
+    // The job cluster follows the first cluster on the same image (its runtime, size and logs), or
+    // the first cluster's logs and the image's runtime when no cluster boots that image.
+    const sibling = clusters.find(({ cl }) => cl.image === job.image);
+    const pull = pullOf(job.image);
+    const spec = team.images[job.image];
     const daskJob = new DaskJob(`job-${name}`, {
       jobName: `${team.team}-${name}-${team.stack}`,
       pythonFile: path.join(projectRoot, "jobs", job.file),
@@ -315,25 +366,26 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
       schedule: job.schedule ? { quartzCronExpression: job.schedule.cron, timezoneId: job.schedule.timezone } : undefined,
       timeoutSeconds: job.timeoutMinutes * 60,
       cluster: {
-        imageRef: imageRefOf(first.cl.imageReference),
-        pullUsername: team.pullIdentity.clientId,
-        pullPassword: pullSecret.reference,
-        sparkVersion: first.cluster.sparkVersion,
-        nodeType: job.pool ? undefined : (job.nodeType ?? first.cl.nodeType),
-        minCores: first.cl.minCores,
-        minMemoryGb: first.cl.minMemoryGb,
+        imageRef: imageRefOf(job.image, (sibling ?? first).cl.imageReference),
+        pullUsername: pull.username,
+        pullPassword: pull.password,
+        sparkVersion: sibling ? sibling.cluster.sparkVersion : runtimeKey(job.image),
+        nodeType: job.pool ? undefined : (job.nodeType ?? sibling?.cl.nodeType),
+        minCores: (sibling ?? first).cl.minCores,
+        minMemoryGb: (sibling ?? first).cl.minMemoryGb,
+        minGpus: spec.gpu ? (sibling?.cl.minGpus ?? 1) : undefined,
         numWorkers: job.numWorkers,
         spot: job.spot ? {} : undefined,
         instancePoolId: job.pool ? poolIds[job.pool.workers] : undefined,
         driverInstancePoolId: job.pool?.driver ? poolIds[job.pool.driver] : undefined,
         initScripts: initScripts.blocks,
-        sparkEnvVars: sharedEnv,
+        sparkEnvVars: envFor(job.image),
         sparkConf: initScripts.sparkConf,
         customTags: { ...tags, dcsJob: name },
         logDestination: first.cl.logDestination,
         policyId: policy?.jobPolicyId ?? policy?.policyId,
       },
-      dependsOn: waitFor,
+      dependsOn: waitFor(job.image),
       provider: workspace,
     });
     return [name, { id: daskJob.jobId, url: daskJob.url }] as const;
@@ -342,8 +394,11 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   return {
     containerServicesManaged: ws.containerServicesManaged,
     registryLoginServer: registry.loginServer,
-    imageRef: imageRefOf(first.cl.imageReference),
-    imageTag: image.tag,
+    imageRef: imageRefOf(DEFAULT_IMAGE, first.cl.imageReference),
+    imageTag: built[DEFAULT_IMAGE].image.tag,
+    images: pulumi.output(
+      Object.fromEntries(Object.entries(built).map(([name, { spec, image }]) => [name, { ref: image.digestRef, tagged: image.imageName, tag: image.tag, repository: spec.repository, ...(spec.gpu ? { cuda: spec.gpu.cuda } : {}) }])),
+    ),
     pullSecretReference: pullSecret.reference,
     externalPrerequisites: prerequisites,
     initScriptDestinations: pulumi.output(initScripts.destinations),

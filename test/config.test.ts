@@ -109,7 +109,7 @@ const cases: Case[] = [
   ["auto-termination above the cap", (r) => (r.clusters.dask.autoterminationMinutes = 240), "dcs:clusters.dask.autoterminationMinutes", /120-minute cap.*longRunning/],
   ["auto-termination too short", (r) => (r.clusters.dask.autoterminationMinutes = 5), "dcs:clusters.dask.autoterminationMinutes", /at least 10/],
   ["ML runtime", (r) => (r.clusters.dask.sparkVersion = "16.4.x-cpu-ml-scala2.12"), "dcs:clusters.dask.sparkVersion", /ML runtimes do not support custom containers/],
-  ["runtime not matching the image", (r) => (r.clusters.dask.sparkVersion = "15.4.x-scala2.12"), "dcs:clusters.dask.sparkVersion", /does not match the image built on 16.4-LTS/],
+  ["runtime not matching the image", (r) => (r.clusters.dask.sparkVersion = "15.4.x-scala2.12"), "dcs:clusters.dask.sparkVersion", /does not match the image default built on 16.4-LTS \(dcs:image.runtime\)/],
   ["no cluster owner", (r) => delete r.clusters.dask.singleUserName, "dcs:clusters.dask.singleUserName", /required/],
   ["pull client id not a GUID", (r) => (r.pullIdentity.clientId = "hydro-sp"), "dcs:pullIdentity.clientId", /GUID/],
   ["no pull secret", (r) => delete r.pullClientSecret, "dcs:pullClientSecret", /pulumi config set --secret dcs:pullClientSecret/],

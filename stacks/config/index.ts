@@ -11,8 +11,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { PLATFORM_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
-import { configWarnings, crossFieldProblems, DEFAULT_DASK_WORKERS, platformProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
-import { platformPolicySchema, stackConfigSchema, type Parsed } from "./schema";
+import { configWarnings, crossFieldProblems, runtimeOfImageTag, DEFAULT_DASK_WORKERS, platformProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+import { DEFAULT_IMAGE, platformPolicySchema, stackConfigSchema, type Parsed } from "./schema";
+import { RUNTIME_GPU_FACTS } from "../../components/gpu";
+import type { ImageSpec } from "./types";
 
 export { NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
 export { runtimeOfImageTag, runtimeOfSparkVersion } from "./rules";
@@ -40,7 +42,7 @@ function keyOf(path: ReadonlyArray<PropertyKey>): string {
 
 function unknownKeyHint(key: string): string {
   if (/secret|password|token/i.test(key)) {
-    return "is not a configuration key; secrets go only in dcs:pullClientSecret or dcs:pushClientSecret, set with `pulumi config set --secret`";
+    return "is not a configuration key; secrets go only in dcs:pullClientSecret, dcs:pushClientSecret or dcs:imagePullSecrets.<image>, set with `pulumi config set --secret`";
   }
   return "is not a configuration key (see the README's configuration reference)";
 }
@@ -118,7 +120,14 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
   if (platform) {
     return { kind: "platform", stack: ctx.stack, environment: env, workspace: c.workspace!, containerServices: c.containerServices!, tags: c.tags ?? {}, teams: c.teams ?? {}, policy: c.policy ?? platformPolicySchema.parse({}) };
   }
-  const { kind: _kind, teams: _teams, policy: _policy, ...full } = c as Parsed;
+  const { kind: _kind, teams: _teams, policy: _policy, images: named, imagePullSecrets, ...full } = c as Parsed;
+  const { push: _push, ...defaultImage } = full.image;
+  const images: Record<string, ImageSpec> = Object.fromEntries(
+    Object.entries({ [DEFAULT_IMAGE]: defaultImage, ...named } as Record<string, Omit<ImageSpec, "gpu"> & { gpu?: { cuda: string; ubuntu: string; driver?: string } }>).map(([name, spec]) => [
+      name,
+      { ...spec, gpu: spec.gpu ? { ...spec.gpu, driver: spec.gpu.driver ?? RUNTIME_GPU_FACTS[runtimeOfImageTag(spec.runtime)!]!.driver } : undefined },
+    ]),
+  );
   // Defaults that depend on other keys: a fixed size for Dask, and spot workers in dev (not with a pool).
   const clusters = Object.fromEntries(
     Object.entries(full.clusters).map(([name, cl]) => [
@@ -131,7 +140,7 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
     ]),
   );
   const jobs = Object.fromEntries(Object.entries(full.jobs).map(([name, job]) => [name, { ...job, spot: job.pool ? false : (job.spot ?? env === "dev") }]));
-  return { ...full, clusters, jobs, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
+  return { ...full, images, imagePullSecrets: imagePullSecrets ?? {}, clusters, jobs, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
 }
 
 /** True when the raw values declare a platform stack. */
@@ -169,6 +178,7 @@ export function loadStackConfig(): StackConfig {
       ...parsed,
       pullClientSecret: parsed.pullClientSecret === undefined ? undefined : pulumi.secret(parsed.pullClientSecret),
       pushClientSecret: parsed.pushClientSecret === undefined ? undefined : pulumi.secret(parsed.pushClientSecret),
+      imagePullSecrets: Object.fromEntries(Object.entries(parsed.imagePullSecrets).map(([name, value]) => [name, pulumi.secret(value)])),
     };
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
@@ -193,5 +203,7 @@ export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRE
   if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
   const push = obj("image").push as Record<string, unknown> | undefined;
   if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");
+  const images = obj("images") as Record<string, { pullIdentity?: { secretReference?: string } } | undefined>;
+  if (Object.values(images).some((i) => i?.pullIdentity !== undefined && i.pullIdentity.secretReference === undefined)) needed.push("imagePullSecrets");
   return needed;
 }

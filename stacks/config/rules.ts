@@ -5,13 +5,14 @@
  */
 import { isTimeZone, quartzCronProblems } from "../../components/daskJob";
 import { unsupportedRuntimeReason } from "../../components/naming";
-import { RUNTIME_TAG, type Parsed } from "./schema";
+import { cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS } from "../../components/gpu";
+import { DEFAULT_IMAGE, RUNTIME_TAG, type Parsed } from "./schema";
 
 /** The configuration namespace: keys are written `dcs:<key>`. */
 export const NAMESPACE = "dcs";
 
 /** Secret keys: accepted only when set with `pulumi config set --secret`. */
-export const SECRET_KEYS = ["pullClientSecret", "pushClientSecret"] as const;
+export const SECRET_KEYS = ["pullClientSecret", "pushClientSecret", "imagePullSecrets"] as const;
 
 /** One configuration problem, naming the full key. */
 export interface ConfigProblem {
@@ -89,6 +90,73 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
   }
 
   if (clusters !== undefined && Object.keys(clusters).length === 0) add("clusters", "declare at least one cluster: dcs:clusters.<name> with its owner and size");
+
+  // The images: dcs:image is the one named default; dcs:images adds others, each in its own repository.
+  const images = c.images;
+  const allImages: Record<string, { key: string; spec: ImageSpecLike }> = {
+    ...(image ? { [DEFAULT_IMAGE]: { key: "dcs:image", spec: image } } : {}),
+    ...Object.fromEntries(Object.entries(images ?? {}).map(([n, spec]) => [n, { key: `dcs:images.${n}`, spec }])),
+  };
+  if (images && DEFAULT_IMAGE in images) add(`images.${DEFAULT_IMAGE}`, "the default image is declared by dcs:image; give this one another name");
+  const byRepository = new Map<string, string>();
+  for (const [n, { key, spec }] of Object.entries(allImages)) {
+    const other = byRepository.get(spec.repository);
+    if (other !== undefined && !(images && DEFAULT_IMAGE in images && n === DEFAULT_IMAGE)) {
+      problems.push({ key: `${key}.repository`, message: `${spec.repository} is already the repository of image ${other}; each image has its own` });
+    }
+    byRepository.set(spec.repository, n);
+    if (spec.gpu) {
+      const runtime = runtimeOfImageTag(spec.runtime);
+      const driver = spec.gpu.driver ?? (runtime ? RUNTIME_GPU_FACTS[runtime]?.driver : undefined);
+      if (driver === undefined) {
+        problems.push({ key: `${key}.gpu.driver`, message: `the program knows no NVIDIA driver figure for runtime ${spec.runtime} (it knows ${Object.keys(RUNTIME_GPU_FACTS).join(", ")}); set the driver of that runtime's GPU nodes from its release notes` });
+      } else {
+        const problem = cudaDriverProblem(spec.gpu.cuda, driver);
+        if (problem) problems.push({ key: `${key}.gpu.cuda`, message: `${problem}; choose an older CUDA (or a runtime whose driver is newer)` });
+      }
+    }
+  }
+  // An image's own pull identity: its secret in the stack's scope (dcs:imagePullSecrets.<name>) or kept elsewhere (secretReference).
+  const ownSecrets = c.imagePullSecrets ?? {};
+  for (const [n, spec] of Object.entries(images ?? {})) {
+    const own = spec.pullIdentity;
+    if (!own) continue;
+    if (own.secretReference === undefined && pullIdentity?.secretReference !== undefined) {
+      add(`images.${n}.pullIdentity.secretReference`, "required: the stack keeps its pull secret elsewhere (dcs:pullIdentity.secretReference) and declares no secret scope to hold this image's; name this identity's secret the same way");
+    } else if (own.secretReference === undefined && ownSecrets[n] === undefined) {
+      add(`imagePullSecrets.${n}`, `required for the pull identity of image ${n}: run \`pulumi config set --secret --path 'dcs:imagePullSecrets.${n}' <client secret>\`, or set dcs:images.${n}.pullIdentity.secretReference`);
+    }
+    if (own.secretReference !== undefined && ownSecrets[n] !== undefined) add(`imagePullSecrets.${n}`, `set either dcs:imagePullSecrets.${n} or dcs:images.${n}.pullIdentity.secretReference, not both`);
+  }
+  for (const n of Object.keys(ownSecrets)) {
+    if (!images?.[n]?.pullIdentity) add(`imagePullSecrets.${n}`, `image ${n} has no pull identity of its own (dcs:images.${n}.pullIdentity); images without one share dcs:pullClientSecret`);
+  }
+  const imageNames = Object.keys(allImages);
+  /** The image a cluster, pool or job names, or undefined (with a problem) when there is none such. */
+  const imageOf = (at: string, name: string) => {
+    const found = allImages[name];
+    if (!found && image) add(`${at}.image`, `names no image: ${imageNames.join(", ")} (dcs:image is the one named ${DEFAULT_IMAGE}; others are dcs:images.<name>)`);
+    return found;
+  };
+  /**
+   * GPU images on GPU nodes and nowhere else; a GPU node on a standard runtime without Photon
+   * (Azure Databricks, "GPU-enabled compute": custom containers on GPU use a standard runtime
+   * key; ML GPU runtimes take no container; Photon does not run on GPU instance types).
+   */
+  const gpuPlacementProblems = (at: string, imageName: string, img: { key: string; spec: ImageSpecLike } | undefined, nodeTypes: (string | undefined)[], sparkVersion: string | undefined, nodeKey: string) => {
+    const known = nodeTypes.filter((t): t is string => t !== undefined);
+    const gpuNodes = known.filter(isGpuNodeType);
+    const cpuNodes = known.filter((t) => !isGpuNodeType(t));
+    if (img?.spec.gpu && cpuNodes.length > 0) {
+      add(`${at}.${nodeKey}`, `${cpuNodes.join(", ")} has no GPU, and image ${imageName} is a GPU image (${img.key}.gpu): use a GPU size of the NC, ND or NV families, such as Standard_NC4as_T4_v3`);
+    }
+    if (img && !img.spec.gpu && gpuNodes.length > 0) {
+      add(`${at}.image`, `${gpuNodes.join(", ")} is a GPU size, and image ${imageName} has no CUDA (${img.key}.gpu is not set): boot a GPU image on it, or choose a size without a GPU`);
+    }
+    if (img?.spec.gpu && sparkVersion && isPhotonRuntime(sparkVersion)) {
+      add(`${at}.sparkVersion`, `${sparkVersion} runs Photon, which does not run on GPU nodes: use the standard runtime key (${runtimeOfSparkVersion(sparkVersion) ?? "16.4"}.x-scala2.12)`);
+    }
+  };
   const poolRefProblems = (at: string, pool: { workers: string; driver?: string } | undefined) => {
     if (!pool || !pools) return;
     for (const [role, name] of [["workers", pool.workers], ["driver", pool.driver]] as const) {
@@ -108,17 +176,32 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     if (cl.autoterminationMinutes > 120 && !cl.longRunning) {
       add(`${at}.autoterminationMinutes`, `${cl.autoterminationMinutes} exceeds the 120-minute cap; lower it or set dcs:${at}.longRunning: true`);
     }
+    const clImage = imageOf(at, cl.image);
     if (cl.sparkVersion) {
       const reason = unsupportedRuntimeReason(cl.sparkVersion);
       if (reason) add(`${at}.sparkVersion`, `${cl.sparkVersion}: ${reason}`);
       const clusterRuntime = runtimeOfSparkVersion(cl.sparkVersion);
-      const imageRuntime = image ? runtimeOfImageTag(image.runtime) : undefined;
-      if (image && clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
-        add(`${at}.sparkVersion`, `runtime ${clusterRuntime} does not match the image built on ${image.runtime} (dcs:image.runtime); use ${imageRuntime}.x-...`);
+      const imageRuntime = clImage ? runtimeOfImageTag(clImage.spec.runtime) : undefined;
+      if (clImage && clusterRuntime && imageRuntime && clusterRuntime !== imageRuntime) {
+        add(`${at}.sparkVersion`, `runtime ${clusterRuntime} does not match the image ${cl.image} built on ${clImage.spec.runtime} (${clImage.key}.runtime); use ${imageRuntime}.x-...`);
+      }
+    }
+    if (cl.singleNode) {
+      if (cl.numWorkers !== undefined || cl.autoscale !== undefined) add(`${at}.singleNode`, `a single-node cluster has no workers: remove dcs:${at}.numWorkers and dcs:${at}.autoscale`);
+      if (cl.groupName !== undefined) add(`${at}.singleNode`, "a single-node cluster is not offered with dedicated group access here (that needs kind CLASSIC_PREVIEW, whose single-node form the program does not declare); use singleUserName");
+      if (cl.pool?.driver !== undefined) add(`${at}.pool.driver`, "a single-node cluster has only a driver: name its pool as pool.workers");
+      if (cl.spot === true) add(`${at}.spot`, "a single-node cluster is all driver, and a driver never runs on spot");
+    }
+    const nodeTypes = [cl.nodeType, cl.driverNodeType, ...(cl.pool ? [pools?.[cl.pool.workers]?.nodeType, pools?.[cl.pool.driver ?? cl.pool.workers]?.nodeType] : [])];
+    gpuPlacementProblems(at, cl.image, clImage, nodeTypes, cl.sparkVersion, cl.pool ? "pool" : "nodeType");
+    if (cl.pool) {
+      for (const poolName of new Set([cl.pool.workers, cl.pool.driver ?? cl.pool.workers])) {
+        const pool = pools?.[poolName];
+        if (pool && pool.image !== cl.image) add(`${at}.image`, `is ${cl.image}, but pool ${poolName} preloads image ${pool.image} (dcs:pools.${poolName}.image): the cluster would start without the preloaded image; name the same image in both`);
       }
     }
     if (cl.groupName !== undefined) {
-      const runtime = runtimeOfSparkVersion(cl.sparkVersion ?? "") ?? (image ? runtimeOfImageTag(image.runtime) : undefined);
+      const runtime = runtimeOfSparkVersion(cl.sparkVersion ?? "") ?? (clImage ? runtimeOfImageTag(clImage.spec.runtime) : undefined);
       if (runtime && Number(runtime) < 15.4) add(`${at}.groupName`, `dedicated access for a group needs runtime 15.4 or later (this cluster runs ${runtime})`);
     }
     if (cl.pool && cl.spot === true) add(`${at}.spot`, "spot is the pool's when the cluster draws from one: set dcs:pools.<name>.spot instead");
@@ -127,6 +210,8 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     poolRefProblems(at, cl.pool);
   }
   for (const [name, pool] of Object.entries(pools ?? {})) {
+    const poolImage = imageOf(`pools.${name}`, pool.image);
+    gpuPlacementProblems(`pools.${name}`, pool.image, poolImage, [pool.nodeType], undefined, "nodeType");
     if (pool.spotMaxPrice !== undefined && !pool.spot) add(`pools.${name}.spotMaxPrice`, "only used with spot: true");
     if (pool.maxCapacity !== undefined && pool.maxCapacity < pool.minIdleInstances) add(`pools.${name}.maxCapacity`, `must be at least minIdleInstances (${pool.maxCapacity} < ${pool.minIdleInstances})`);
   }
@@ -134,6 +219,17 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     const at = `jobs.${name}`;
     if (job.pool && job.spot === true) add(`${at}.spot`, "spot is the pool's when the job cluster draws from one");
     if (job.pool && job.nodeType) add(`${at}.pool`, "a job cluster that draws from a pool takes its node type from it: remove nodeType");
+    const jobImage = imageOf(at, job.image);
+    // Without its own node type, a job cluster takes the first cluster's on the same image (team.ts).
+    const sibling = Object.values(clusters ?? {}).find((cl) => cl.image === job.image);
+    const jobNodeTypes = job.pool ? [pools?.[job.pool.workers]?.nodeType, pools?.[job.pool.driver ?? job.pool.workers]?.nodeType] : [job.nodeType ?? sibling?.nodeType];
+    gpuPlacementProblems(at, job.image, jobImage, jobNodeTypes, sibling?.sparkVersion, job.pool ? "pool" : "nodeType");
+    if (job.pool) {
+      for (const poolName of new Set([job.pool.workers, job.pool.driver ?? job.pool.workers])) {
+        const pool = pools?.[poolName];
+        if (pool && pool.image !== job.image) add(`${at}.image`, `is ${job.image}, but pool ${poolName} preloads image ${pool.image} (dcs:pools.${poolName}.image); name the same image in both`);
+      }
+    }
     if (job.schedule) {
       const cron = quartzCronProblems(job.schedule.cron);
       if (cron.length > 0) add(`${at}.schedule.cron`, `Databricks schedules are Quartz cron expressions (seconds minutes hours day-of-month month day-of-week [year], e.g. 0 0 2 * * ?): ${cron.join("; ")}`);
@@ -154,6 +250,9 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
   }
   return problems;
 }
+
+/** What the rules read of an image. */
+type ImageSpecLike = { repository: string; runtime: string; gpu?: { cuda: string; driver?: string } };
 
 /** Workers of a Dask cluster when the stack sets neither a fixed size nor autoscaling. */
 export const DEFAULT_DASK_WORKERS = 2;

@@ -7,6 +7,7 @@ import { isRegistryName, REGISTRY_NAME_RULE } from "../../components/naming";
 import { RESERVED_CLUSTER_TAGS } from "../../components/dcsCluster";
 import { SECRET_SCOPE_NAME, SECRET_KEY_NAME } from "../../components/pullSecret";
 import { DRIVER_PROXY_REFUSED_PORTS } from "../../components/workspace";
+import { DEFAULT_CUDA } from "../../components/gpu";
 
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SECRET_REFERENCE = /^\{\{secrets\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\}\}$/;
@@ -78,20 +79,72 @@ export const pullSecretSchema = z.strictObject({
   managers: z.array(z.string().min(1)).default([]),
 });
 
-export const imageSchema = z.strictObject({
-  /** Repository inside the registry. */
-  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, "must be a lower-case repository path such as hydrology/dask").default("hydrology/dask"),
-  /** Tag of databricksruntime/standard the image is built on; must match the cluster runtime. */
+const repositoryPath = z
+  .string()
+  .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, "must be a lower-case repository path such as hydrology/dask");
+
+/** A GPU image: the CUDA it is built on and the driver of the GPU nodes it runs on (figures and sources in components/gpu.ts). */
+export const gpuSchema = z.strictObject({
+  /** CUDA release of the nvidia/cuda runtime base, e.g. 12.2.2; its toolkit's minimum driver must not exceed the runtime's driver. */
+  cuda: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a CUDA release such as 12.2.2 (a tag of nvidia/cuda)").default(DEFAULT_CUDA),
+  /** Ubuntu release of the nvidia/cuda base (a tag suffix NVIDIA publishes for that CUDA). */
+  ubuntu: z.enum(["20.04", "22.04", "24.04"]).default("22.04"),
+  /** NVIDIA driver of the runtime's GPU nodes. Default: the figure for dcs:images.<name>.runtime in components/gpu.ts. */
+  driver: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must be a driver version such as 535.216.03").optional(),
+});
+
+/** Build arguments the program sets itself; an image's buildArgs may not set them. */
+export const PROGRAM_BUILD_ARGS = ["BASE_IMAGE", "RUNTIME_TAG", "CUDA_VERSION", "PYTHON_VERSION", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION", "BUILDKIT_INLINE_CACHE"] as const;
+
+/** What every image of a stack is made of. */
+const imageSpecShape = {
+  /** Tag of databricksruntime/standard the image is built on (a GPU image: the runtime it pairs with); must match its clusters' runtime. */
   runtime: z.string().regex(RUNTIME_TAG, "must be a long-term-support runtime tag such as 16.4-LTS").default("16.4-LTS"),
-  /** Digest that pins the base image (databricksruntime/standard:<runtime>@<digest>). */
+  /** Digest that pins the base image (<base>@<digest>). */
   baseDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits> (see the README for the command that looks it up)").optional(),
   /** Build from the base imported into the stack's registry (`az acr import`), not from Docker Hub, and reuse the registry's build cache. */
   baseFromRegistry: z.boolean().default(false),
-  /** Build context, relative to the project root. */
-  context: z.string().min(1).default("infra/image"),
   /** URL of the source repository, written into the image's OCI source label. */
   source: z.url({ message: "must be a URL such as https://github.com/org/repo" }).optional(),
-  /** How `pulumi up` authenticates its push. */
+  /** Further build arguments the Dockerfile reads (they enter the content tag). */
+  buildArgs: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Z][A-Z0-9_]*$/, "build argument names are upper case")
+        .refine((k) => !(PROGRAM_BUILD_ARGS as readonly string[]).includes(k), { message: `is set by the program (${PROGRAM_BUILD_ARGS.join(", ")}); set the image key it comes from` }),
+      z.string(),
+    )
+    .default({}),
+  /** Makes the image a GPU image: built on nvidia/cuda, for GPU node types only. */
+  gpu: gpuSchema.optional(),
+};
+
+/** An image of dcs:images besides the default one. */
+export const namedImageSchema = z.strictObject({
+  ...imageSpecShape,
+  /** Repository inside the registry; each image has its own. */
+  repository: repositoryPath,
+  /** Build context, relative to the project root. */
+  context: z.string().min(1),
+  /** The service principal clusters pull this image with. Default: dcs:pullIdentity. Its secret: dcs:imagePullSecrets.<name>, or secretReference. */
+  pullIdentity: z
+    .strictObject({
+      clientId: guid("application (client) id"),
+      objectId: guid("service principal object id"),
+      secretReference: z.string().regex(SECRET_REFERENCE, "must look like {{secrets/<scope>/<key>}}").optional(),
+    })
+    .optional(),
+});
+
+/** The default image (dcs:image): the one every cluster, pool and job boots unless it names another. */
+export const imageSchema = z.strictObject({
+  ...imageSpecShape,
+  /** Repository inside the registry. */
+  repository: repositoryPath.default("hydrology/dask"),
+  /** Build context, relative to the project root. */
+  context: z.string().min(1).default("infra/image"),
+  /** How `pulumi up` authenticates its pushes (of every image of the stack). */
   push: z
     .strictObject({
       /** dockerConfig: the runner's `az acr login`; servicePrincipal: clientId + dcs:pushClientSecret; adminUser: the registry's admin credentials. */
@@ -103,6 +156,9 @@ export const imageSchema = z.strictObject({
     })
     .default({ mode: "dockerConfig" }),
 });
+
+/** Name of the image dcs:image declares. */
+export const DEFAULT_IMAGE = "default";
 
 export const workspaceSchema = z.strictObject({
   /** Workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net */
@@ -166,8 +222,14 @@ export const clusterSchema = z.strictObject({
   spotMaxPrice: z.number().refine((p) => p === -1 || p > 0, "must be -1 (up to the on-demand price) or a positive price").optional(),
   /** Pools the cluster draws its VMs from (names in dcs:pools): the workers', and the driver's (default the workers'). */
   pool: z.strictObject({ workers: z.string().min(1), driver: z.string().min(1).optional() }).optional(),
+  /** The image the cluster boots (a name of dcs:images, or default: dcs:image). */
+  image: z.string().min(1).default(DEFAULT_IMAGE),
   /** How the cluster names its image: by digest (default) or by the content tag. */
   imageReference: z.enum(["digest", "tag"]).default("digest"),
+  /** A single-node cluster: no workers, the driver runs the Dask scheduler and one worker (Databricks' single-node profile). Exclusive with numWorkers and autoscale. */
+  singleNode: z.boolean().default(false),
+  /** Minimum GPUs per node for the node-type lookup of a cluster on a GPU image. */
+  minGpus: z.number().int().min(1).max(16).default(1),
   /** Extra custom tags (cost tags are added from dcs:team and dcs:costCenter). */
   tags: tagMap.default({}),
   /** Extra Spark environment variables; the DCS_ ones are the program's own (set from dcs:dask and the scripts). */
@@ -188,6 +250,8 @@ const shortName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "names are short, l
 export const poolSchema = z.strictObject({
   /** Azure VM size of the pool. */
   nodeType: vmSize,
+  /** The image the pool preloads (a name of dcs:images, or default: dcs:image); its clusters must boot the same one. */
+  image: z.string().min(1).default(DEFAULT_IMAGE),
   /** Idle VMs kept ready (each costs its VM's price while idle). */
   minIdleInstances: z.number().int().min(0).max(1000).default(0),
   /** Most VMs the pool holds. Default: no limit. */
@@ -210,6 +274,8 @@ export const jobSchema = z.strictObject({
   schedule: z.strictObject({ cron: z.string().min(9), timezone: z.string().min(1).default("UTC") }).optional(),
   /** Application id of the service principal the job runs as. */
   runAs: guid("service principal application id"),
+  /** The image the job cluster boots (a name of dcs:images, or default: dcs:image). */
+  image: z.string().min(1).default(DEFAULT_IMAGE),
   /** Workers of the job cluster. */
   numWorkers: z.number().int().min(1, "a Dask job cluster needs at least one worker").max(1000).default(2),
   /** Worker node type (without a pool). Default: the first cluster's. */
@@ -286,7 +352,11 @@ export const stackConfigSchema = z.strictObject({
   pullIdentity: pullIdentitySchema,
   pullSecret: pullSecretSchema.default({ key: "acr-pull", readers: [], managers: [] }),
   pullClientSecret: z.string().min(1).optional(),
-  image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", baseFromRegistry: false, context: "infra/image", push: { mode: "dockerConfig" } }),
+  image: imageSchema.default({ repository: "hydrology/dask", runtime: "16.4-LTS", baseFromRegistry: false, context: "infra/image", buildArgs: {}, push: { mode: "dockerConfig" } }),
+  /** Further images by short name (each its own repository in the registry, its own tag and pull secret key); clusters, pools and jobs name the one they boot. */
+  images: z.record(shortName, namedImageSchema).default({}),
+  /** Client secrets of the images' own pull identities (dcs:images.<name>.pullIdentity), by image name; set with `pulumi config set --secret --path 'dcs:imagePullSecrets.<name>'`. */
+  imagePullSecrets: z.record(z.string(), z.string().min(1)).optional(),
   pushClientSecret: z.string().min(1).optional(),
   workspace: workspaceSchema.default({}),
   containerServices: z

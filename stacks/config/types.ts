@@ -6,7 +6,22 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Parsed } from "./schema";
 
 /** The validated configuration of a team stack (registry, image, scripts, cluster), every default applied. */
-export interface TeamStackConfig extends Omit<Parsed, "kind" | "environment" | "pullClientSecret" | "pushClientSecret" | "teams" | "policy"> {
+/** One image of a team stack, every default applied: dcs:image (named default) or an entry of dcs:images. */
+export interface ImageSpec {
+  repository: string;
+  context: string;
+  runtime: string;
+  baseDigest?: string;
+  baseFromRegistry: boolean;
+  source?: string;
+  buildArgs: Record<string, string>;
+  /** A GPU image: its CUDA, the Ubuntu of its base, and the driver of the GPU nodes it runs on (from the runtime when not set). */
+  gpu?: { cuda: string; ubuntu: string; driver: string };
+  /** Its own pull identity; absent: the stack's dcs:pullIdentity. */
+  pullIdentity?: { clientId: string; objectId: string; secretReference?: string };
+}
+
+export interface TeamStackConfig extends Omit<Parsed, "kind" | "environment" | "pullClientSecret" | "pushClientSecret" | "imagePullSecrets" | "teams" | "policy" | "images"> {
   kind: "team";
   /** Stack name, e.g. dev. */
   stack: string;
@@ -16,6 +31,10 @@ export interface TeamStackConfig extends Omit<Parsed, "kind" | "environment" | "
   pullClientSecret?: pulumi.Output<string>;
   /** Client secret of the push identity, a Pulumi secret (push mode servicePrincipal only). */
   pushClientSecret?: pulumi.Output<string>;
+  /** Every image of the stack by name, the default one (dcs:image) included. */
+  images: Record<string, ImageSpec>;
+  /** Client secrets of the images' own pull identities, by image name (Pulumi secrets). */
+  imagePullSecrets: Record<string, pulumi.Output<string>>;
   /** Whether the registry is protected from deletion. */
   registryProtected: boolean;
   /** Settings that are allowed but deserve a warning at every preview, each naming its key. */
@@ -44,5 +63,5 @@ export type StackConfig = TeamStackConfig | PlatformStackConfig;
 
 /** What parseStackConfig returns: secrets still plain, before they become Pulumi secrets. */
 export type ParsedStackConfig =
-  | (Omit<TeamStackConfig, "pullClientSecret" | "pushClientSecret"> & { pullClientSecret?: string; pushClientSecret?: string })
+  | (Omit<TeamStackConfig, "pullClientSecret" | "pushClientSecret" | "imagePullSecrets"> & { pullClientSecret?: string; pushClientSecret?: string; imagePullSecrets: Record<string, string> })
   | PlatformStackConfig;

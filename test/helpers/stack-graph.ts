@@ -16,6 +16,7 @@ export const STACK_OUTPUTS = [
   "externalPrerequisites",
   "imageRef",
   "imageTag",
+  "images",
   "initScriptDestinations",
   "jobs",
   "pools",
