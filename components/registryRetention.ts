@@ -98,6 +98,8 @@ export interface RegistryRetentionArgs {
   location: string;
   /** Repository to purge, e.g. hydrology/dask. */
   repository: string;
+  /** Name of the ACR task, unique in the registry (one task per repository). Default: dcs-purge. */
+  taskName?: string;
   /** Tag the clusters use now; never purged. */
   inUseTag: pulumi.Input<string>;
   /** Newest tags kept besides the one in use. Default: 10. */
@@ -124,7 +126,8 @@ export class RegistryRetention extends pulumi.ComponentResource {
         registryName: args.registryName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        taskName: "dcs-purge",
+        // Task names are unique per registry: a second repository's purge needs a name of its own.
+        taskName: args.taskName ?? "dcs-purge",
         platform: { os: "Linux", architecture: "amd64" },
         agentConfiguration: { cpu: 2 },
         status: "Enabled",

@@ -186,6 +186,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
         resourceGroupName: registry.resourceGroupName,
         location: team.location,
         repository: spec.repository,
+        taskName: `dcs-purge${suffix}`,
         inUseTag: image.tag,
         keepTags: team.registry.keepTags,
         schedule: team.registry.purgeSchedule,
@@ -331,15 +332,22 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   const first = clusters[0];
   const prerequisites = [...pullSecret.prerequisites, ...pullPrerequisites];
   // Log volumes: written by every cluster's owner, and by the jobs' service principals (their job clusters log there too).
-  const jobWriters = Object.values(team.jobs).map((j) => j.runAs);
+  const writersByVolume = new Map<string, Set<string>>();
   for (const { cl } of clusters) {
     const logs = cl.logDestination;
     if (!logs?.startsWith("/Volumes/")) continue;
-    const [catalog, schema, volume] = logs.split("/").slice(2, 5);
-    const writers = [...new Set([cl.groupName ?? cl.singleUserName, ...(cl === first.cl ? jobWriters : [])])].join(", ");
-    const line = `Unity Catalog volume ${catalog}.${schema}.${volume} exists for the cluster's logs, and ${writers} hold(s) USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`;
-    if (!prerequisites.includes(line)) prerequisites.push(line);
+    const volume = logs.split("/").slice(2, 5).join(".");
+    const writers = writersByVolume.get(volume) ?? new Set<string>();
+    writers.add(cl.groupName ?? cl.singleUserName);
+    if (cl === first.cl) for (const w of Object.values(team.jobs).map((j) => j.runAs)) writers.add(w);
+    writersByVolume.set(volume, writers);
   }
+  for (const [volume, writers] of writersByVolume) {
+    prerequisites.push(
+      `Unity Catalog volume ${volume} exists for the cluster's logs, and ${[...writers].join(", ")} hold(s) USE CATALOG, USE SCHEMA, READ VOLUME and WRITE VOLUME on it (what writing files to a volume takes)`,
+    );
+  }
+  const jobWriters = Object.values(team.jobs).map((j) => j.runAs);
   if (Object.keys(team.pools).length > 0) {
     prerequisites.push("the identity that runs pulumi up may create instance pools (the allow-instance-pool-create entitlement, which a workspace admin grants; off by default)");
   }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Rendering } from "../stacks/render/engine";
 import { ACR_PUSH_ROLE_ID } from "../components/registryGrant";
-import { input, one, ofType, renderForTest } from "./helpers/record";
+import { clusterOf, imageOf, input, one, ofType, renderForTest } from "./helpers/record";
 import { expectSoundGraph } from "./helpers/stack-graph";
 
 describe("Pulumi.prod.yaml", () => {
@@ -16,14 +16,14 @@ describe("Pulumi.prod.yaml", () => {
     expect(r.outputs.containerServicesManaged).toBe(false);
     expect(ofType(r, "databricks:index/workspaceConf:WorkspaceConf")).toHaveLength(0);
     expect(one(r, "pulumi:pulumi:StackReference").inputs.name).toBe("organization/dcs-platform/platform-prod");
-    expect(String(one(r, "databricks:index/cluster:Cluster").inputs.policyId)).toMatch(/^policy-hydrology-policy-id$/);
+    expect(String(clusterOf(r, "dask").inputs.policyId)).toMatch(/^policy-hydrology-policy-id$/);
   });
 
   it("protects the registry and runs a larger Premium setup", () => {
     const registry = one(r, "azure-native:containerregistry:Registry");
     expect(registry.protect).toBe(true);
     expect(input(registry, "sku.name")).toBe("Premium");
-    const cluster = one(r, "databricks:index/cluster:Cluster");
+    const cluster = clusterOf(r, "dask");
     expect(cluster.inputs.numWorkers).toBeGreaterThan(4);
     // Driver and workers from warm pools of their own, which preload the image the cluster boots from.
     const pools = ofType(r, "databricks:index/instancePool:InstancePool");
@@ -46,17 +46,17 @@ describe("Pulumi.prod.yaml", () => {
   });
 
   it("pulls through the secret it declares and pushes with a secret service-principal password", () => {
-    const cluster = one(r, "databricks:index/cluster:Cluster");
+    const cluster = clusterOf(r, "dask");
     expect(input(cluster, "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology-prod/acr-pull}}");
     expect(cluster.secretInputs).toEqual([]);
-    const image = one(r, "docker:index/image:Image");
+    const image = imageOf(r);
     expect(image.secretInputs).toEqual(["registry"]);
     expect(input(image, "registry.password")).toBe("[secret]");
     expect(input(image, "registry.username")).toBe("7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b");
   });
 
   it("grants AcrPush to the push principal and builds only after the grant has had time to apply", () => {
-    const image = one(r, "docker:index/image:Image");
+    const image = imageOf(r);
     const push = ofType(r, "azure-native:authorization:RoleAssignment").find((g) => String(g.inputs.roleDefinitionId).endsWith(ACR_PUSH_ROLE_ID));
     expect(push?.inputs).toMatchObject({ principalId: "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a", principalType: "ServicePrincipal" });
     const wait = ofType(r, "time:index/sleep:Sleep").find((s) => s.dependencies.includes(push!.urn));

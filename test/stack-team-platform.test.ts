@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { RenderError } from "../stacks/render/engine";
 import { platformOutputs } from "../stacks/team";
-import { one, renderForTest } from "./helpers/record";
+import { clusterOf, one, renderForTest } from "./helpers/record";
 
 const REF = "organization/dcs-platform/platform-dev";
 const good = () => ({
@@ -29,7 +29,7 @@ describe("a team stack reads its platform stack", () => {
   it("takes the workspace and its team's policy from the outputs", async () => {
     const r = await renderForTest("dev", {}, "simulated", { [REF]: good() });
     expect(one(r, "pulumi:providers:databricks").inputs.host).toBe("https://adb-99.1.azuredatabricks.net");
-    const cluster = one(r, "databricks:index/cluster:Cluster");
+    const cluster = clusterOf(r, "dask");
     expect(cluster.inputs.policyId).toBe("POLICY-1");
     expect(cluster.inputs.customTags).toMatchObject({ team: "hydrology", costCenter: "HYD-4410" });
     expect((r.outputs.clusters as Record<string, { dashboardUrl: string }>).dask.dashboardUrl).toMatch(/^https:\/\/adb-99\.1\.azuredatabricks\.net\/driver-proxy\/o\/99\//);
@@ -86,7 +86,7 @@ describe("a team stack reads its platform stack", () => {
   it("renders against a platform stack outside this repository with placeholders and a warning, refusing nothing", async () => {
     const r = await renderForTest("dev", { "dcs:platform": { stack: "elsewhere/dcs-platform/platform-x" } });
     expect(r.warnings).toContain("platform stack elsewhere/dcs-platform/platform-x is not a stack of this repository (no Pulumi.platform-x.yaml): its outputs are rendered as placeholders");
-    expect(one(r, "databricks:index/cluster:Cluster").inputs.policyId).toBe("(computed: elsewhere/dcs-platform/platform-x output teams)");
+    expect(clusterOf(r, "dask").inputs.policyId).toBe("(computed: elsewhere/dcs-platform/platform-x output teams)");
     expect(r.findings).toEqual([]);
   });
 });
@@ -102,7 +102,7 @@ describe("a team stack without a platform stack (small setups)", () => {
     expect(one(r, "pulumi:providers:databricks").inputs.host).toBe("https://adb-5.5.azuredatabricks.net");
     const toggle = one(r, "databricks:index/workspaceConf:WorkspaceConf");
     expect(toggle.retainOnDelete).toBe(true);
-    const cluster = one(r, "databricks:index/cluster:Cluster");
+    const cluster = clusterOf(r, "dask");
     expect(cluster.dependencies).toContain(toggle.urn);
     expect(cluster.inputs.policyId).toBeUndefined();
     expect(r.outputs.containerServicesManaged).toBe(true);

@@ -134,8 +134,9 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
       name,
       {
         ...cl,
-        numWorkers: cl.numWorkers === undefined && cl.autoscale === undefined ? DEFAULT_DASK_WORKERS : cl.numWorkers,
-        spot: cl.pool ? false : (cl.spot ?? env === "dev"),
+        numWorkers: cl.numWorkers === undefined && cl.autoscale === undefined && !cl.singleNode ? DEFAULT_DASK_WORKERS : cl.numWorkers,
+        // A single-node cluster is all driver, which never runs on spot.
+        spot: cl.pool || cl.singleNode ? false : (cl.spot ?? env === "dev"),
       },
     ]),
   );

@@ -59,6 +59,19 @@ export function one(r: Rendering, type: string): RenderedResource {
   return found[0];
 }
 
+/** The resource of a type with a given name (e.g. cluster-dask-cluster, image-image). */
+export function named(r: Rendering, type: string, name: string): RenderedResource {
+  const found = ofType(r, type).filter((x) => x.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}: ${ofType(r, type).map((x) => x.name).join(", ")}`);
+  return found[0];
+}
+
+/** A stack's cluster by its short name in dcs:clusters. */
+export const clusterOf = (r: Rendering, name: string) => named(r, "databricks:index/cluster:Cluster", `cluster-${name}-cluster`);
+
+/** A stack's image by its name in dcs:images (default: dcs:image). */
+export const imageOf = (r: Rendering, name = "default") => named(r, "docker:index/image:Image", name === "default" ? "image-image" : `image-${name}-image`);
+
 /** Value at a dotted path of a resource's inputs. */
 export function input(res: RenderedResource, dotted: string): unknown {
   return dotted.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), res.inputs);
