@@ -44,8 +44,8 @@ const runId = (name: string) => `${name}${SUFFIX}`.slice(0, 16);
 describe("the rehearsal's plan is the program's", () => {
   it("dev: the cluster's Spark environment, name and size, the build, the scripts' order and the smoke job equal the rendering of the same stack", async () => {
     const rendering = await renderForTest("dev");
-    const [cluster] = byType(rendering.resources, CLUSTER);
-    const [image] = byType(rendering.resources, IMAGE);
+    const cluster = byType(rendering.resources, CLUSTER).find((x) => x.name === "cluster-dask-cluster")!;
+    const image = byType(rendering.resources, IMAGE).find((x) => x.name === "image-image")!;
     const [job] = byType(rendering.resources, JOB);
     const plan = planRehearsal({ stack: "dev", runId: "plan0001" });
 
@@ -89,13 +89,17 @@ describe("the rehearsal's plan is the program's", () => {
     values["dcs:dask"] = structuredClone(team.dask);
     for (const [k, v] of overrides) applyOverride(values, k, v);
     const rendering = await renderForTest("dev", values);
-    const [cluster] = byType(rendering.resources, CLUSTER);
+    const cluster = byType(rendering.resources, CLUSTER).find((x) => x.name === "cluster-dask-cluster")!;
     const plan = planRehearsal({ stack: "dev", runId: "plan0002", overrides });
     expect(plan.sparkEnvVars).toEqual(cluster.inputs.sparkEnvVars);
     expect(plan.sparkEnvVars).toMatchObject({ TEAM_SETTING: "on", DCS_DASK_WORKER_THREADS: "2" });
     expect(plan.workers).toBe(3);
     expect(cluster.inputs.numWorkers).toBe(3);
   }, 60_000);
+
+  it("refuses to rehearse the GPU cluster, naming where its image and its init-script branch are tested instead", () => {
+    expect(() => planRehearsal({ stack: "dev", runId: "plan0009", cluster: "gpu" })).toThrow(/cluster gpu boots the GPU image gpu.*test\/gpu-image\.test\.ts/);
+  });
 
   it("caps the workers with --workers and lowers the smoke job's --workers to match; --base keeps every other argument", () => {
     const plan = planRehearsal({ stack: "dev", runId: "plan0003", maxWorkers: 1, base: "local/standin:1" });

@@ -90,13 +90,13 @@ describe("npm start (the command line)", () => {
     await run(TSX, [path.join(copy, "stacks", "render", "cli.ts"), "--stack", "dev", "--out", out, "--quiet"], { cwd: copy });
     const here = fs.readFileSync(path.join(tmp, "a", "dev.json"), "utf8");
     expect(fs.readFileSync(out, "utf8")).toBe(here);
-    const image = JSON.parse(here).resources.find((x: { type: string }) => x.type === "docker:index/image:Image");
+    const image = JSON.parse(here).resources.find((x: { type: string; name: string }) => x.type === "docker:index/image:Image" && x.name === "image-image");
     expect(image.inputs.build).toMatchObject({ context: "infra/image", dockerfile: "infra/image/Dockerfile" });
   }, 60_000);
 
   it("prints the changes against an older rendering with --diff", async () => {
     const old = JSON.parse(fs.readFileSync(path.join(tmp, "a", "dev.json"), "utf8"));
-    const cluster = old.resources.find((x: { type: string }) => x.type === "databricks:index/cluster:Cluster");
+    const cluster = old.resources.find((x: { type: string; name: string }) => x.type === "databricks:index/cluster:Cluster" && x.name === "cluster-dask-cluster");
     cluster.inputs.numWorkers = 9;
     fs.writeFileSync(path.join(tmp, "old.json"), JSON.stringify(old));
     const { code, stdout } = await cli("--stack", "dev", "--quiet", "--diff", path.join(tmp, "old.json"));
@@ -180,23 +180,24 @@ describe("rendered outputs", () => {
     const base = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts } });
     const script = fs.readdirSync(scripts).find((f) => f.endsWith(".sh"))!;
     fs.appendFileSync(path.join(scripts, script), "# changed\n");
-    const devCluster = JSON.parse(JSON.stringify((await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"].dask));
-    devCluster.numWorkers = 6;
-    const head = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts }, "dcs:clusters": { dask: devCluster } });
+    const devClusters = JSON.parse(JSON.stringify((await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"]));
+    devClusters.dask.numWorkers = 6;
+    const head = await renderForTest("dev", { "dcs:initScripts": { store: "workspace", dir: scripts }, "dcs:clusters": devClusters });
     const d = diffRenderings(JSON.parse(toJson(base)), JSON.parse(toJson(head)));
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([]);
     const byName = Object.fromEntries(d.changed.map((c) => [c.urn.split("::").pop(), c.changes.map((x) => x.path)]));
     // The edited script reaches the cluster spec: its content hash is an environment variable there.
     expect(byName["cluster-dask-cluster"]).toEqual(["inputs.numWorkers", "inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
+    expect(byName["cluster-gpu-cluster"]).toEqual(["inputs.sparkEnvVars.DCS_INIT_SCRIPTS_SHA256"]);
     expect(byName[`init-scripts-${script.replace(/\.sh$/, "").replace(/[^A-Za-z0-9-]+/g, "-")}`]).toEqual(["inputs.contentBase64"]);
     const text = diffToMarkdown(d, "dev");
     // The job's cluster carries the scripts' hash too: a job run after the edit runs the new script.
-    expect(text).toContain("0 to add, 3 to change, 0 to remove.");
+    expect(text).toContain("0 to add, 4 to change, 0 to remove.");
     expect(text).toContain("`cluster-dask-cluster` (databricks:index/cluster:Cluster) (restarts the cluster if it is running)");
     expect(text).toMatch(/`inputs\.numWorkers`: `2` -> `6` \[resize\]/);
     expect(text).toMatch(/`inputs\.sparkEnvVars\.DCS_INIT_SCRIPTS_SHA256`: `[0-9a-f]{64}` -> `[0-9a-f]{64}` \[restart\]/);
-    expect(text).toContain("> **Restarts:** `cluster-dask-cluster`");
+    expect(text).toContain("> **Restarts:** `cluster-dask-cluster`, `cluster-gpu-cluster`");
     expect(diffToMarkdown(diffRenderings(base, base), "dev")).toContain("No changes");
   });
 
@@ -243,7 +244,7 @@ describe("rendered outputs", () => {
     const devCluster = (await import("yaml")).parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["dcs:clusters"].dask;
     const r = await renderForTest("dev", { "dcs:clusters": { dask: { ...devCluster, imageReference: "tag" } } });
     const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
-    const image = r.resources.find((x) => x.type === "docker:index/image:Image")!;
+    const image = r.resources.find((x) => x.type === "docker:index/image:Image" && x.name === "image-image")!;
     expect(cluster.inputs.dockerImage).toMatchObject({ url: image.inputs.imageName });
     expect(String(image.inputs.imageName)).toMatch(/:16\.4-lts-[0-9a-f]{12}$/);
     expect(cluster.dependencies).toContain(image.urn);

@@ -282,6 +282,15 @@ export function planRehearsal(options: PlanOptions): RehearsalPlan {
   const clusterKey = options.cluster ?? clusterKeys[0];
   const cluster = team.clusters[clusterKey];
   if (!cluster) throw new PlanError(`--cluster: stack ${options.stack} has no cluster "${clusterKey}" (dcs:clusters has ${clusterKeys.join(", ") || "none"})`);
+  if (team.images[cluster.image]?.gpu) {
+    throw new PlanError(
+      `--cluster: cluster ${clusterKey} boots the GPU image ${cluster.image}, and a launch rehearsal of it needs a GPU node with NVIDIA's container runtime, which the local engine does not have; ` +
+        "test/gpu-image.test.ts builds that image's recipe on a stand-in base, and the init script's GPU branch is tested with a stand-in nvidia-smi (test/init-script-gpu.test.ts); rehearse a CPU cluster here",
+    );
+  }
+  if (cluster.image !== "default") {
+    throw new PlanError(`--cluster: cluster ${clusterKey} boots image ${cluster.image}; the rehearsal builds the default image (dcs:image) only: rehearse a cluster on it, or pass --image`);
+  }
 
   const size = clusterWorkers(cluster);
   let workers = size;
