@@ -5,11 +5,16 @@
  * components and the policy pack all read them from here.
  *
  * Sources (each figure is repeated beside its table):
- * - NVIDIA, CUDA Toolkit release notes, table "CUDA Toolkit and Corresponding
- *   Driver Versions" (Linux x86_64, the "Toolkit Driver Version" column): the
- *   lowest driver each CUDA release needs without relying on minor-version
- *   compatibility (which runs most CUDA 12.x code on any 12.x driver, but not
- *   code that JIT-compiles PTX, so it is not relied on here).
+ * - NVIDIA, CUDA Toolkit release notes: table "CUDA Toolkit and
+ *   Corresponding Driver Versions" (Linux x86_64, "Toolkit Driver Version":
+ *   the driver with which a CUDA release has every feature), and "Driver Range
+ *   for Minor Version Compatibility" (a CUDA 11.x application runs on drivers
+ *   from 450.80.02, 12.x from 525.60.13, 13.x from 580; within its major
+ *   release, an application runs on an older driver than its toolkit's, except
+ *   for what needs the newer driver, such as JIT-compiling newer PTX; CUDA
+ *   Compatibility guide). What the program refuses is a CUDA whose major
+ *   release the driver cannot run at all; a CUDA that runs only through minor
+ *   version compatibility is allowed with a warning.
  * - Azure Databricks release notes, "Databricks Runtime <n> LTS for Machine
  *   Learning", System environment: the NVIDIA driver the runtime's GPU nodes
  *   run (the driver comes from the host, not from the image), and the
@@ -33,16 +38,17 @@ export interface RuntimeGpuFacts {
 /**
  * Per long-term-support runtime (major.minor). Ubuntu and Python: Databricks
  * Runtime 15.4 LTS runs Ubuntu 22.04 and Python 3.11, 16.4 LTS Ubuntu 24.04
- * and Python 3.12 (their release notes, System environment; for 16.4 also
- * databricks/containers, which moved its minimal and python images to 24.04
- * and 3.12 for it). Driver: Azure Databricks "GPU-enabled compute", section
- * "NVIDIA GPU driver, CUDA, and cuDNN", names one driver for the GPU nodes of
- * current runtimes, 535.54.03 (CUDA 12.2); the release notes of the ML
- * runtimes list CUDA and cuDNN, not the driver. That page could not be read
- * again from this machine, so the figure is also checked where it matters:
- * the init script compares the node's real driver (nvidia-smi) with what the
- * image's CUDA needs and fails the start naming both. A stack overrides the
- * figure with dcs:images.<name>.gpu.driver.
+ * and Python 3.12 (their release notes, System environment; databricks/containers
+ * branch release-16.4-LTS builds its minimal image FROM ubuntu:24.04 and its
+ * python image with python_version 3.12). Driver: the release notes of the ML
+ * runtimes list CUDA and cuDNN, not the driver; the figure published for
+ * Databricks GPU nodes is 535.54.03 (nvidia-smi on a Databricks Runtime ML GPU
+ * node, rapidsai/deployment issue #299; the Azure Databricks "GPU-enabled
+ * compute" page names one driver for the GPU nodes of current runtimes). It
+ * could not be confirmed for 16.4 from this machine, so it is also checked
+ * where it matters: the init script compares the node's real driver
+ * (nvidia-smi) with what the image's CUDA needs and fails the start naming
+ * both. A stack overrides it with dcs:images.<name>.gpu.driver.
  */
 export const RUNTIME_GPU_FACTS: Readonly<Record<string, RuntimeGpuFacts>> = {
   "15.4": { ubuntu: "22.04", python: "3.11", driver: "535.54.03" },
@@ -50,8 +56,8 @@ export const RUNTIME_GPU_FACTS: Readonly<Record<string, RuntimeGpuFacts>> = {
 };
 
 /**
- * The lowest NVIDIA driver each CUDA release (major.minor) needs, from NVIDIA's
- * table (Toolkit Driver Version, Linux x86_64, the GA release).
+ * The driver with which each CUDA release (major.minor) has every feature,
+ * from NVIDIA's table (Toolkit Driver Version, Linux x86_64, the GA release).
  */
 export const CUDA_MIN_DRIVER: Readonly<Record<string, string>> = {
   "11.8": "520.61.05",
@@ -66,8 +72,22 @@ export const CUDA_MIN_DRIVER: Readonly<Record<string, string>> = {
   "12.9": "575.51.03",
 };
 
-/** The CUDA a GPU image builds on when the stack names none: the newest whose toolkit driver (535.54.03) the runtimes' driver meets; NVIDIA publishes it as 12.2.2-runtime-ubuntu22.04 (no 24.04 tag before CUDA 12.5). */
-export const DEFAULT_CUDA = "12.2.2";
+/** The lowest driver that runs any CUDA of a major release (minor version compatibility), from NVIDIA's release notes. */
+export const CUDA_MAJOR_MIN_DRIVER: Readonly<Record<string, string>> = {
+  "11": "450.80.02",
+  "12": "525.60.13",
+  "13": "580",
+};
+
+/**
+ * The CUDA a GPU image builds on when the stack names none: the oldest CUDA
+ * that NVIDIA publishes as an Ubuntu 24.04 runtime image (nvidia/cuda's
+ * supported tags start 24.04 at 12.5.1) and PyTorch builds wheels for (no
+ * cu125 index). On the 535 driver it runs through minor version compatibility.
+ */
+export const DEFAULT_CUDA = "12.6.3";
+/** The Ubuntu of the default GPU base: the 16.4 LTS runtime's. */
+export const DEFAULT_CUDA_UBUNTU = "24.04";
 
 /** The base image of a GPU image: NVIDIA's CUDA runtime image for a CUDA release and an Ubuntu release. */
 export function cudaBaseImage(cuda: string, ubuntu: string): string {
@@ -90,17 +110,29 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The lowest driver a CUDA release needs, or undefined for a release the table does not know. */
+/** The driver with which a CUDA release has every feature, or undefined for a release the table does not know. */
 export function minDriverFor(cuda: string): string | undefined {
   return CUDA_MIN_DRIVER[majorMinor(cuda)];
 }
 
-/** Why a CUDA release cannot run on a driver, or undefined when it can. */
+/** The lowest driver that runs a CUDA release at all (its major release's floor), or undefined for an unknown major release. */
+export function compatibleDriverFloor(cuda: string): string | undefined {
+  return CUDA_MAJOR_MIN_DRIVER[cuda.split(".")[0]];
+}
+
+/** Why a CUDA release cannot run on a driver at all, or undefined when it can. */
 export function cudaDriverProblem(cuda: string, driver: string): string | undefined {
-  const needed = minDriverFor(cuda);
-  if (needed === undefined) return `CUDA ${cuda} is not in the program's table of CUDA releases (${Object.keys(CUDA_MIN_DRIVER).join(", ")})`;
-  if (compareVersions(needed, driver) > 0) return `CUDA ${cuda} needs NVIDIA driver ${needed} or newer, and the runtime's GPU nodes run ${driver}`;
+  const floor = compatibleDriverFloor(cuda);
+  if (floor === undefined) return `CUDA ${cuda} is not a release the program knows (CUDA ${Object.keys(CUDA_MAJOR_MIN_DRIVER).join(", ")}.x)`;
+  if (compareVersions(floor, driver) > 0) return `CUDA ${cuda} needs NVIDIA driver ${floor} or newer, and the runtime's GPU nodes run ${driver}`;
   return undefined;
+}
+
+/** A note when a CUDA release runs on a driver only through minor version compatibility, or undefined when the driver has every feature. */
+export function cudaDriverNote(cuda: string, driver: string): string | undefined {
+  const full = minDriverFor(cuda);
+  if (full === undefined || compareVersions(full, driver) <= 0 || cudaDriverProblem(cuda, driver)) return undefined;
+  return `CUDA ${cuda} has every feature from driver ${full}; the runtime's GPU nodes run ${driver}, so it runs through NVIDIA's minor version compatibility (code that JIT-compiles newer PTX, or needs newer driver APIs, fails)`;
 }
 
 /**
@@ -125,10 +157,10 @@ export function isPhotonRuntime(sparkVersion: string): boolean {
 export const CUDA_VERSION_VAR = "DCS_CUDA_VERSION";
 export const CUDA_MIN_DRIVER_VAR = "DCS_CUDA_MIN_DRIVER";
 
-/** The GPU variables of a cluster booting a GPU image built on `cuda`. */
+/** The GPU variables of a cluster booting a GPU image built on `cuda`: its CUDA and the lowest driver that runs it. */
 export function gpuEnvVars(cuda: string): Record<string, string> {
-  const min = minDriverFor(cuda);
-  return { [CUDA_VERSION_VAR]: cuda, ...(min ? { [CUDA_MIN_DRIVER_VAR]: min } : {}) };
+  const floor = compatibleDriverFloor(cuda);
+  return { [CUDA_VERSION_VAR]: cuda, ...(floor ? { [CUDA_MIN_DRIVER_VAR]: floor } : {}) };
 }
 
 /** The custom tag that names the CUDA of the image a pool preloads. */

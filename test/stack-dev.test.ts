@@ -61,8 +61,8 @@ describe("Pulumi.dev.yaml", () => {
     const gpu = imageOf(r, "gpu");
     expect(input(gpu, "build.context")).toBe("infra/image-gpu");
     // Built on NVIDIA's CUDA runtime image, imported into the stack's registry like the CPU base.
-    expect(input(gpu, "build.args.BASE_IMAGE")).toBe("dcshydrologydev.azurecr.io/nvidia/cuda:12.2.2-runtime-ubuntu22.04");
-    expect(input(gpu, "build.args.CUDA_VERSION")).toBe("12.2.2");
+    expect(input(gpu, "build.args.BASE_IMAGE")).toBe("dcshydrologydev.azurecr.io/nvidia/cuda:12.6.3-runtime-ubuntu24.04");
+    expect(input(gpu, "build.args.CUDA_VERSION")).toBe("12.6.3");
     expect(input(gpu, "build.args.PYTHON_VERSION")).toBe("3.12");
     expect(String(gpu.inputs.imageName)).toMatch(/\/hydrology\/dask-gpu:16\.4-lts-[0-9a-f]{12}$/);
     expect(input(imageOf(r), "build.args.CUDA_VERSION")).toBeUndefined();
@@ -72,14 +72,14 @@ describe("Pulumi.dev.yaml", () => {
     expect(input(clusterOf(r, "gpu"), "dockerImage.basicAuth.password")).toBe("{{secrets/dcs-hydrology-dev/acr-pull-gpu}}");
     const images = r.outputs.images as Record<string, { repository: string; cuda?: string }>;
     expect(Object.keys(images).sort()).toEqual(["default", "gpu"]);
-    expect(images.gpu).toMatchObject({ repository: "hydrology/dask-gpu", cuda: "12.2.2" });
+    expect(images.gpu).toMatchObject({ repository: "hydrology/dask-gpu", cuda: "12.6.3" });
   });
 
   it("runs a single-node T4 GPU cluster from a GPU pool that keeps nothing idle", () => {
     const cluster = clusterOf(r, "gpu");
     const pool = one(r, "databricks:index/instancePool:InstancePool");
     expect(pool.inputs).toMatchObject({ nodeTypeId: "Standard_NC4as_T4_v3", minIdleInstances: 0, preloadedSparkVersions: ["16.4.x-scala2.12"] });
-    expect(input(pool, "customTags.dcsCuda")).toBe("12.2.2");
+    expect(input(pool, "customTags.dcsCuda")).toBe("12.6.3");
     expect((pool.inputs.preloadedDockerImages as { url: string }[])[0].url).toBe((r.outputs.images as Record<string, { ref: string }>).gpu.ref);
     expect(cluster.inputs).toMatchObject({ numWorkers: 0, sparkVersion: "16.4.x-scala2.12", autoterminationMinutes: 10 });
     expect(cluster.inputs.instancePoolId).toBe(cluster.inputs.driverInstancePoolId);
@@ -88,8 +88,8 @@ describe("Pulumi.dev.yaml", () => {
     expect(cluster.inputs.sparkConf).toMatchObject({ "spark.databricks.cluster.profile": "singleNode", "spark.master": "local[*, 4]" });
     expect(input(cluster, "customTags.ResourceClass")).toBe("SingleNode");
     expect(input(cluster, "sparkEnvVars.DCS_SINGLE_NODE")).toBe("true");
-    expect(input(cluster, "sparkEnvVars.DCS_CUDA_VERSION")).toBe("12.2.2");
-    expect(input(cluster, "sparkEnvVars.DCS_CUDA_MIN_DRIVER")).toBe("535.54.03");
+    expect(input(cluster, "sparkEnvVars.DCS_CUDA_VERSION")).toBe("12.6.3");
+    expect(input(cluster, "sparkEnvVars.DCS_CUDA_MIN_DRIVER")).toBe("525.60.13");
     // The CPU cluster is untouched by any of it.
     expect(input(clusterOf(r, "dask"), "sparkEnvVars.DCS_CUDA_VERSION")).toBeUndefined();
     expect(input(clusterOf(r, "dask"), "sparkEnvVars.DCS_SINGLE_NODE")).toBeUndefined();

@@ -5,7 +5,7 @@
  */
 import { isTimeZone, quartzCronProblems } from "../../components/daskJob";
 import { unsupportedRuntimeReason } from "../../components/naming";
-import { cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS } from "../../components/gpu";
+import { cudaDriverNote, cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS } from "../../components/gpu";
 import { DEFAULT_IMAGE, RUNTIME_TAG, type Parsed } from "./schema";
 
 /** The configuration namespace: keys are written `dcs:<key>`. */
@@ -112,7 +112,7 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
         problems.push({ key: `${key}.gpu.driver`, message: `the program knows no NVIDIA driver figure for runtime ${spec.runtime} (it knows ${Object.keys(RUNTIME_GPU_FACTS).join(", ")}); set the driver of that runtime's GPU nodes from its release notes` });
       } else {
         const problem = cudaDriverProblem(spec.gpu.cuda, driver);
-        if (problem) problems.push({ key: `${key}.gpu.cuda`, message: `${problem}; choose an older CUDA (or a runtime whose driver is newer)` });
+        if (problem) problems.push({ key: `${key}.gpu.cuda`, message: `${problem}; choose a CUDA of a major release that driver runs (or a runtime whose driver is newer)` });
       }
     }
   }
@@ -265,6 +265,14 @@ export const DEFAULT_DASK_WORKERS = 2;
  */
 export function configWarnings(c: Partial<Parsed>): ConfigProblem[] {
   const warnings: ConfigProblem[] = [];
+  const images = { ...(c.image ? { default: { key: "dcs:image", spec: c.image } } : {}), ...Object.fromEntries(Object.entries(c.images ?? {}).map(([n, spec]) => [n, { key: `dcs:images.${n}`, spec }])) };
+  for (const { key, spec } of Object.values(images)) {
+    if (!spec.gpu) continue;
+    const runtime = runtimeOfImageTag(spec.runtime);
+    const driver = spec.gpu.driver ?? (runtime ? RUNTIME_GPU_FACTS[runtime]?.driver : undefined);
+    const note = driver ? cudaDriverNote(spec.gpu.cuda, driver) : undefined;
+    if (note) warnings.push({ key: `${key}.gpu.cuda`, message: note });
+  }
   for (const [name, cl] of Object.entries(c.clusters ?? {})) {
     if (!cl.autoscale) continue;
     warnings.push({

@@ -7,7 +7,7 @@ import { isRegistryName, REGISTRY_NAME_RULE } from "../../components/naming";
 import { RESERVED_CLUSTER_TAGS } from "../../components/dcsCluster";
 import { SECRET_SCOPE_NAME, SECRET_KEY_NAME } from "../../components/pullSecret";
 import { DRIVER_PROXY_REFUSED_PORTS } from "../../components/workspace";
-import { DEFAULT_CUDA } from "../../components/gpu";
+import { DEFAULT_CUDA, DEFAULT_CUDA_UBUNTU } from "../../components/gpu";
 
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SECRET_REFERENCE = /^\{\{secrets\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\}\}$/;
@@ -85,12 +85,12 @@ const repositoryPath = z
 
 /** A GPU image: the CUDA it is built on and the driver of the GPU nodes it runs on (figures and sources in components/gpu.ts). */
 export const gpuSchema = z.strictObject({
-  /** CUDA release of the nvidia/cuda runtime base, e.g. 12.2.2; its toolkit's minimum driver must not exceed the runtime's driver. */
-  cuda: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a CUDA release such as 12.2.2 (a tag of nvidia/cuda)").default(DEFAULT_CUDA),
-  /** Ubuntu release of the nvidia/cuda base (a tag suffix NVIDIA publishes for that CUDA). */
-  ubuntu: z.enum(["20.04", "22.04", "24.04"]).default("22.04"),
+  /** CUDA release of the nvidia/cuda runtime base, e.g. 12.6.3; the runtime's driver must run it (components/gpu.ts). */
+  cuda: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a CUDA release such as 12.6.3 (a tag of nvidia/cuda)").default(DEFAULT_CUDA),
+  /** Ubuntu release of the nvidia/cuda base (a tag suffix NVIDIA publishes for that CUDA); the runtime's own by default. */
+  ubuntu: z.enum(["20.04", "22.04", "24.04"]).default(DEFAULT_CUDA_UBUNTU),
   /** NVIDIA driver of the runtime's GPU nodes. Default: the figure for dcs:images.<name>.runtime in components/gpu.ts. */
-  driver: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must be a driver version such as 535.216.03").optional(),
+  driver: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must be a driver version such as 535.54.03").optional(),
 });
 
 /** Build arguments the program sets itself; an image's buildArgs may not set them. */
