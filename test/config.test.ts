@@ -1,43 +1,7 @@
-import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, decodeConfigValue, parseStackConfig, readRawConfig, secretKeysNeeded } from "../stacks/config";
+import { ConfigError, decodeConfigValue, readRawConfig, secretKeysNeeded } from "../stacks/config";
 import { daskEnvVars } from "../stacks/dask";
-import { readStackFile } from "../stacks/render/engine";
-import { ROOT } from "./helpers/record";
-
-// Stack files are free-form YAML; cases reach into them by key.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Raw = Record<string, Record<string, any>>;
-
-/** A stack file's dcs:* values, keys without namespace, deep-copied so a case can mutate them. */
-function stackRaw(stack: string): Raw {
-  const { values } = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) if (k.startsWith("dcs:")) raw[k.slice(4)] = structuredClone(v);
-  return raw as Raw;
-}
-
-const SECRET = "pull-secret-value-for-tests";
-function parse(raw: Record<string, unknown>, stack = "dev", secretKeys = ["dcs:pullClientSecret", "dcs:pushClientSecret"]) {
-  return parseStackConfig(raw, { stack, secretKeys: new Set(secretKeys) });
-}
-function parseTeam(raw: Record<string, unknown>, stack = "dev") {
-  const c = parse(raw, stack);
-  if (c.kind !== "team") throw new Error("expected a team stack");
-  return c;
-}
-function devWithSecret(): Raw {
-  return { ...stackRaw("dev"), pullClientSecret: SECRET } as unknown as Raw;
-}
-function problemsOf(fn: () => unknown): { key: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { devWithSecret, parse, parseTeam, problemsOf, SECRET, stackRaw, type Raw } from "./helpers/config";
 
 describe("the committed stack files", () => {
   it("dev parses, with defaults applied", () => {
@@ -49,7 +13,8 @@ describe("the committed stack files", () => {
     expect(c.image.push.mode).toBe("dockerConfig");
     expect(c.dask).toMatchObject({ schedulerPort: 8786, dashboardPort: 8087, connectRetries: 60 });
     expect(c.clusters.dask.numWorkers).toBe(2);
-    expect(c.warnings).toEqual([]);
+    // Only the GPU image's CUDA note (test/config-gpu.test.ts).
+    expect(c.warnings.map((w) => w.key)).toEqual(["dcs:images.gpu.gpu.cuda"]);
   });
 
   it("prod parses: protected registry, its platform stack (no switch of its own), its own secret scope, both secrets required", () => {
@@ -72,7 +37,7 @@ describe("the committed stack files", () => {
     raw.clusters.dask.autoscale = { minWorkers: 1, maxWorkers: 4 };
     const c = parseTeam(raw);
     expect(c.clusters.dask.numWorkers).toBeUndefined();
-    expect(c.warnings).toEqual([{ key: "dcs:clusters.dask.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:clusters.dask.numWorkers/) }]);
+    expect(c.warnings.filter((w) => w.key.startsWith("dcs:clusters."))).toEqual([{ key: "dcs:clusters.dask.autoscale", message: expect.stringMatching(/follows Spark's load, not Dask's.*prefer dcs:clusters.dask.numWorkers/) }]);
   });
 
   it("puts workers on spot by default in dev (the driver on demand), not in prod, and never on a pooled cluster", () => {
@@ -80,10 +45,15 @@ describe("the committed stack files", () => {
     const prod = parseTeam({ ...stackRaw("prod"), pullClientSecret: "p", pushClientSecret: "q" }, "prod");
     for (const [name, cl] of Object.entries(prod.clusters)) expect(cl.spot, name).toBe(false);
     const pooled = devWithSecret();
-    pooled.pools = { warm: { nodeType: "Standard_D4ds_v5" } };
+    pooled.pools = { ...pooled.pools, warm: { nodeType: "Standard_D4ds_v5" } };
     delete pooled.clusters.dask.nodeType;
     pooled.clusters.dask.pool = { workers: "warm" };
     expect(parseTeam(pooled).clusters.dask.spot).toBe(false);
+    // A single-node cluster is all driver: never spot, even in dev.
+    const single = devWithSecret();
+    delete single.clusters.dask.numWorkers;
+    single.clusters.dask.singleNode = true;
+    expect(parseTeam(single).clusters.dask).toMatchObject({ spot: false, numWorkers: undefined, singleNode: true });
   });
 
   it("defaults: digest references, 10 tags kept by a daily purge, a 300 s wait after new grants", () => {

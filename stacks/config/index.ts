@@ -141,7 +141,7 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
     ]),
   );
   const jobs = Object.fromEntries(Object.entries(full.jobs).map(([name, job]) => [name, { ...job, spot: job.pool ? false : (job.spot ?? env === "dev") }]));
-  return { ...full, images, imagePullSecrets: imagePullSecrets ?? {}, clusters, jobs, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings(full) };
+  return { ...full, images, imagePullSecrets: imagePullSecrets ?? {}, clusters, jobs, kind: "team", stack: ctx.stack, environment: env, registryProtected: full.registry.protect ?? env === "prod", warnings: configWarnings({ ...full, images: named }) };
 }
 
 /** True when the raw values declare a platform stack. */
