@@ -34,7 +34,8 @@ export function nodeTypeFor(needs: NodeTypeNeeds, opts: pulumi.InvokeOptions): p
       opts,
     )
     .apply((r) => {
-      if (needs.minGpus !== undefined && !isGpuNodeType(r.id)) {
+      // An Azure size without a GPU is the lookup's fallback; anything else (another cloud's name) is left to Databricks.
+      if (needs.minGpus !== undefined && /^Standard_/.test(r.id) && !isGpuNodeType(r.id)) {
         throw new Error(`the node-type lookup for ${needs.minGpus} GPU(s) answered ${r.id}, which has no GPU; set ${needs.key} to a GPU size the workspace offers`);
       }
       return r.id;

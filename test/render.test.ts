@@ -228,13 +228,14 @@ describe("rendered outputs", () => {
     const rest = { ...devCluster };
     delete rest.numWorkers;
     const r = await renderForTest("dev", { "dcs:clusters": { dask: { ...rest, autoscale: { minWorkers: 1, maxWorkers: 4 } } } });
-    expect(r.warnings).toEqual([expect.stringMatching(/^dcs:clusters\.dask\.autoscale: Databricks autoscaling follows Spark's load/)]);
-    expect(dev.warnings).toEqual([]);
+    const gpuNote = expect.stringMatching(/^dcs:images\.gpu\.gpu\.cuda: CUDA 12\.6\.3 has every feature from driver/);
+    expect(r.warnings).toEqual([gpuNote, expect.stringMatching(/^dcs:clusters\.dask\.autoscale: Databricks autoscaling follows Spark's load/)]);
+    expect(dev.warnings).toEqual([gpuNote]);
   });
 
   it("volumes store: the cluster gets the Spark setting custom containers need for Unity Catalog volumes", async () => {
     const r = await renderForTest("dev", { "dcs:initScripts": { store: "volumes", path: "/Volumes/hydro/dcs/scripts/dev" } });
-    const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!;
+    const cluster = r.resources.find((x) => x.type === "databricks:index/cluster:Cluster" && x.name === "cluster-dask-cluster")!;
     expect(cluster.inputs.sparkConf).toEqual({ "spark.databricks.unityCatalog.volumes.enabled": "true" });
     expect(cluster.inputs.initScripts).toEqual([{ volumes: { destination: "/Volumes/hydro/dcs/scripts/dev/init_script_dask.sh" } }]);
     expect(dev.resources.find((x) => x.type === "databricks:index/cluster:Cluster")!.inputs.sparkConf).toEqual({});

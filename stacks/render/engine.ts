@@ -21,10 +21,11 @@ import { parse as parseYaml } from "yaml";
 import { evaluateStack, type Finding } from "../../policy/rules";
 import { NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
 import { PLATFORM_OUTPUTS } from "../platformContract";
+import { cloudState, computed, invokeAnswer, type CloudMode } from "./standins";
 
-/** How values only the cloud knows are shown. */
-export type CloudMode = "placeholders" | "simulated";
+export { computed, type CloudMode } from "./standins";
 
+/** What a rendering is made from. */
 export interface RenderOptions {
   /** Stack name; its config comes from Pulumi.<stack>.yaml. */
   stack: string;
@@ -109,10 +110,6 @@ export class RenderError extends Error {
   }
 }
 
-/** The placeholder for a value the cloud assigns. */
-export function computed(what: string): string {
-  return `(computed: ${what})`;
-}
 
 const defaultRoot = path.resolve(__dirname, "..", "..");
 
@@ -129,9 +126,6 @@ export function readStackFile(file: string): { values: Record<string, unknown>; 
   return { values, encrypted };
 }
 
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -206,54 +200,6 @@ function summarizeContent(inputs: Record<string, unknown>): Record<string, unkno
     out.step = { ...step, encodedTaskContent: `base64 of: ${Buffer.from(step.encodedTaskContent, "base64").toString("utf8")}` };
   }
   return out;
-}
-
-/** Values the cloud assigns on create, per resource type. */
-function cloudState(type: string, name: string, inputs: Record<string, unknown>, mode: CloudMode): { id: string; state: Record<string, unknown> } {
-  const sim = mode === "simulated";
-  const sub = sim ? "00000000-0000-0000-0000-000000000000" : computed("subscription");
-  const placeholder = (prop: string) => computed(`${name}.${prop}`);
-  const id = sim ? `${name}-id` : placeholder("id");
-  switch (type) {
-    case "azure-native:resources:ResourceGroup": {
-      const rg = String(inputs.resourceGroupName ?? name);
-      return { id: `/subscriptions/${sub}/resourceGroups/${rg}`, state: { name: rg } };
-    }
-    case "azure-native:containerregistry:Registry": {
-      const reg = String(inputs.registryName ?? name);
-      const rid = `/subscriptions/${sub}/resourceGroups/${String(inputs.resourceGroupName)}/providers/Microsoft.ContainerRegistry/registries/${reg}`;
-      return { id: rid, state: { name: reg, loginServer: sim ? `${reg.toLowerCase()}.azurecr.io` : placeholder("loginServer") } };
-    }
-    case "azure-native:authorization:RoleAssignment":
-      return { id: sim ? `${String(inputs.scope)}/providers/Microsoft.Authorization/roleAssignments/${name}` : placeholder("id"), state: { name: placeholder("name") } };
-    case "docker:index/image:Image": {
-      const imageName = String(inputs.imageName);
-      const repo = imageName.replace(/:[^:/]+$/, "");
-      return { id, state: { repoDigest: sim ? `${repo}@sha256:${sha256(imageName)}` : placeholder("repoDigest"), registryServer: repo.split("/")[0] } };
-    }
-    case "databricks:index/cluster:Cluster": {
-      const cid = sim ? `0101-000000-${sha256(name).slice(0, 8)}` : placeholder("clusterId");
-      return { id: cid, state: { clusterId: cid, url: sim ? `https://adb-0.0.azuredatabricks.net/#setting/clusters/${cid}/configuration` : placeholder("url"), state: "RUNNING" } };
-    }
-    case "databricks:index/job:Job":
-      return { id, state: { url: sim ? `https://adb-0.0.azuredatabricks.net/#job/${id}` : placeholder("url") } };
-    case "databricks:index/instancePool:InstancePool":
-      return { id, state: { instancePoolId: id } };
-    case "databricks:index/secretScope:SecretScope":
-      return { id: String(inputs.name), state: { name: inputs.name, backendType: "DATABRICKS" } };
-    case "databricks:index/secret:Secret": {
-      const ref = `{{secrets/${String(inputs.scope)}/${String(inputs.key)}}}`;
-      return { id: `${String(inputs.scope)}|||${String(inputs.key)}`, state: { configReference: ref } };
-    }
-    case "databricks:index/secretAcl:SecretAcl":
-      return { id: `${String(inputs.scope)}|||${String(inputs.principal)}`, state: {} };
-    case "databricks:index/dbfsFile:DbfsFile":
-      return { id, state: { dbfsPath: `dbfs:${String(inputs.path)}` } };
-    case "databricks:index/workspaceFile:WorkspaceFile":
-      return { id, state: { workspacePath: `/Workspace${String(inputs.path)}` } };
-    default:
-      return { id, state: {} };
-  }
 }
 
 /** The URN the Pulumi engine gives a resource of `type` named `name` under `parent` (a URN, or "" for none). */
@@ -425,23 +371,11 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
           return result;
         };
         switch (args.token) {
-          case "databricks:index/getSparkVersion:getSparkVersion":
-            return record("dcs:image.runtime", { ...inputs, id: options.sparkVersionAnswer ?? "16.4.x-scala2.12" });
-          case "databricks:index/getNodeType:getNodeType":
-            return record("placeholder", { ...inputs, id: mode === "simulated" ? "Standard_D4ds_v5" : computed(`node type with >= ${String(inputs.minCores)} cores`) });
-          case "databricks:index/getCurrentUser:getCurrentUser": {
-            const userName = mode === "simulated" ? (options.deployer ?? "deployer@example.com") : computed("identity running pulumi up");
-            return record("placeholder", { userName, id: "1", aclPrincipalId: `users/${userName}`, alphanumeric: "deployer", externalId: "", home: `/Users/${userName}`, repos: "", workspaceUrl: "" });
+          default: {
+            const answer = invokeAnswer(args.token, inputs, mode, options);
+            if (answer === undefined) throw new Error(`the offline renderer cannot answer invoke ${args.token}`);
+            return record(answer.answeredFrom, answer.result);
           }
-          case "azure-native:databricks:getWorkspace": {
-            const id = mode === "simulated" ? "1234567890123456" : computed("workspace id");
-            const url = mode === "simulated" ? `adb-${id}.7.azuredatabricks.net` : computed("workspace URL");
-            return record("placeholder", { workspaceId: id, workspaceUrl: url, name: inputs.workspaceName });
-          }
-          case "azure-native:containerregistry:listRegistryCredentials":
-            return record("placeholder", { username: String(inputs.registryName), passwords: [{ name: "password", value: computed("admin password") }] });
-          default:
-            throw new Error(`the offline renderer cannot answer invoke ${args.token}`);
         }
       },
     },
