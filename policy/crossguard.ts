@@ -31,6 +31,13 @@ const SETTING_SCHEMAS: Record<keyof GuardrailConfig, PolicyConfigSchema["propert
     default: DEFAULT_CONFIG.protectedEnvironments,
     description: "Environment tags and stack names whose registries must be protected from deletion.",
   },
+  gpuDrivers: {
+    type: "object",
+    propertyNames: { pattern: "^[0-9]+\\.[0-9]+$" },
+    additionalProperties: { type: "string", pattern: "^[0-9]+(\\.[0-9]+)*$" },
+    default: DEFAULT_CONFIG.gpuDrivers,
+    description: 'The NVIDIA driver of each Databricks runtime\'s GPU nodes, by runtime major.minor ({ "16.4": "535.54.03" }): the driver a GPU image\'s CUDA must run on.',
+  },
 };
 
 /** The config schema of a guardrail: its settings, or none. */

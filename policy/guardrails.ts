@@ -13,6 +13,7 @@ import {
   initScriptsNotOnDbfs,
 } from "./rules/cluster";
 import { imagePlatformLinuxAmd64 } from "./rules/image";
+import { gpuCudaWithinDriver, gpuImageOnGpuNode, gpuNodeRunsGpuImage, gpuRuntimeStandard } from "./rules/gpu";
 import { CLUSTER, IMAGE, INSTANCE_POOL, JOB, REGISTRY, type Guardrail } from "./types";
 
 /** Clusters, jobs (their job clusters) and instance pools (their preloaded images and runtimes, their tags). */
@@ -122,6 +123,51 @@ export const GUARDRAILS: Guardrail[] = [
     configKeys: [],
     remediation: "Choose a standard Databricks runtime (e.g. 16.4.x-scala2.12) and install ML libraries in the image.",
     rule: clusterRuntimeSupportsContainers,
+  },
+  {
+    name: "gpu-node-runs-gpu-image",
+    description:
+      "A cluster or job cluster on a custom container that runs on a GPU node type (Standard_NC*, ND*, NV*; its own, or that of the pool it draws from, once the pool's id is known) boots a GPU image (DCS_CUDA_VERSION in sparkEnvVars); a pool of a GPU node type that preloads an image preloads a GPU image (dcsCuda tag). A CPU image leaves the GPUs unused.",
+    enforcement: "mandatory",
+    scope: "stack",
+    appliesTo: CLUSTERS_JOBS_POOLS,
+    configKeys: [],
+    remediation: "Boot (a pool: preload) an image of dcs:images with gpu.cuda, which sets DCS_CUDA_VERSION and DCS_CUDA_MIN_DRIVER (a pool: the dcsCuda tag), or choose a CPU node type.",
+    rule: gpuNodeRunsGpuImage,
+  },
+  {
+    name: "gpu-image-on-gpu-node",
+    description:
+      "A cluster or job cluster booting a GPU image (DCS_CUDA_VERSION in sparkEnvVars) runs on GPU node types only, workers and driver (its own, or those of the pools it draws from, once their ids are known); a pool tagged dcsCuda is of a GPU node type.",
+    enforcement: "mandatory",
+    scope: "stack",
+    appliesTo: CLUSTERS_JOBS_POOLS,
+    configKeys: [],
+    remediation: "Choose a GPU node type (Standard_NC*, ND*, NV*) for the workers and the driver, or a pool of one, or boot a CPU image.",
+    rule: gpuImageOnGpuNode,
+  },
+  {
+    name: "gpu-runtime-standard",
+    description:
+      "A cluster or job cluster on a custom container that runs on a GPU node type or boots a GPU image, and a GPU pool that preloads an image, runs a standard runtime key: not ML (cpu-ml, gpu-ml, useMlRuntime), not Photon (a -photon- key or runtimeEngine PHOTON): Photon is not supported on GPU instance types, and the GPU image brings CUDA itself.",
+    enforcement: "mandatory",
+    scope: "stack",
+    appliesTo: CLUSTERS_JOBS_POOLS,
+    configKeys: [],
+    remediation: "Set sparkVersion (a pool: preloadedSparkVersions) to the standard key of the runtime (e.g. 16.4.x-scala2.12), and runtimeEngine to STANDARD or leave it unset.",
+    rule: gpuRuntimeStandard,
+  },
+  {
+    name: "gpu-cuda-within-driver",
+    description:
+      "The CUDA of a GPU image (a cluster's or job cluster's DCS_CUDA_VERSION, a pool's dcsCuda tag) runs on the NVIDIA driver of its runtime's GPU nodes (gpuDrivers, by runtime major.minor), and a cluster's DCS_CUDA_MIN_DRIVER is the lowest driver that CUDA runs on, which the init script checks each node against.",
+    enforcement: "mandatory",
+    scope: "resource",
+    appliesTo: CLUSTERS_JOBS_POOLS,
+    configKeys: ["gpuDrivers"],
+    remediation:
+      "Build the GPU image on a CUDA release the runtime's driver runs (dcs:images.<name>.gpu.cuda), or choose a runtime with a newer driver; set DCS_CUDA_MIN_DRIVER to the CUDA's driver floor (dcs-platform sets it); for a runtime the pack does not know, add its driver to gpuDrivers.",
+    rule: gpuCudaWithinDriver,
   },
   {
     name: "cluster-auto-termination",

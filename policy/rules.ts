@@ -23,6 +23,7 @@ export * from "./specs";
 export * from "./rules/registry";
 export * from "./rules/cluster";
 export * from "./rules/image";
+export * from "./rules/gpu";
 export { GUARDRAILS } from "./guardrails";
 
 /** The pack's settings with defaults for what is not given. */
@@ -31,6 +32,7 @@ export function withDefaults(config: Partial<GuardrailConfig> = {}): GuardrailCo
     maxAutoterminationMinutes: config.maxAutoterminationMinutes ?? DEFAULT_CONFIG.maxAutoterminationMinutes,
     costTags: config.costTags ?? DEFAULT_CONFIG.costTags,
     protectedEnvironments: config.protectedEnvironments ?? DEFAULT_CONFIG.protectedEnvironments,
+    gpuDrivers: config.gpuDrivers ?? DEFAULT_CONFIG.gpuDrivers,
   };
 }
 

@@ -2,11 +2,13 @@
  * The pack's vocabulary: its name, the type tokens it judges, how a resource
  * reaches a rule, the settings, and what a rule and a finding are.
  */
+import { RUNTIME_GPU_FACTS } from "../components/gpu";
+
 /** The pack's name, as `pulumi preview` reports it. */
 export const PACK_NAME = "dcs-guardrails";
 
 export const PACK_DESCRIPTION =
-  "Guardrails for Databricks clusters, job clusters and instance pools on custom containers: private registry without admin user, images pinned by digest from the stack's own registry, dedicated access mode, supported runtimes, idle shutdown, protected prod registries.";
+  "Guardrails for Databricks clusters, job clusters and instance pools on custom containers: private registry without admin user, images pinned by digest from the stack's own registry, dedicated access mode, supported runtimes, GPU nodes with GPU images on standard runtimes within their driver, idle shutdown, protected prod registries.";
 
 /**
  * Type tokens of what dcs-platform declares. No rule looks at WorkspaceConf: what matters there,
@@ -47,12 +49,19 @@ export interface GuardrailConfig {
   costTags: string[];
   /** Environments (registry `environment` tag, or stack name) whose registries must be protected from deletion. */
   protectedEnvironments: string[];
+  /**
+   * The NVIDIA driver of each Databricks runtime's GPU nodes, by runtime major.minor (`"16.4"`):
+   * what the CUDA of a GPU image is checked against.
+   */
+  gpuDrivers: Record<string, string>;
 }
 
 export const DEFAULT_CONFIG: GuardrailConfig = {
   maxAutoterminationMinutes: 120,
   costTags: ["team", "costCenter", "environment"],
   protectedEnvironments: ["prod"],
+  // The figures of components/gpu.ts (their sources are there).
+  gpuDrivers: Object.fromEntries(Object.entries(RUNTIME_GPU_FACTS).map(([runtime, facts]) => [runtime, facts.driver])),
 };
 
 /**

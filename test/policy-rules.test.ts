@@ -135,6 +135,9 @@ function pool(props: Record<string, unknown> = {}): StackResource {
   };
 }
 const soundWithJobAndPool = () => [...sound(), pool(), job()];
+/** A GPU node type, and the variables of a cluster booting a GPU image on CUDA 12.6.3 (policy-gpu.test.ts has the GPU rules' own tests). */
+const GPU_NODE = "Standard_NC4as_T4_v3";
+const GPU_ENV = { DCS_CUDA_VERSION: "12.6.3", DCS_CUDA_MIN_DRIVER: "525.60.13" };
 
 const policies = (resources: StackResource[], config: Partial<GuardrailConfig> = {}, undefinedMeans?: UndefinedMeans) =>
   evaluateStack(resources, config, { undefinedMeans }).map((f) => `${f.enforcement}:${f.policy}`);
@@ -180,6 +183,10 @@ describe("each policy passes a sound stack and flags its violation", () => {
       () => [registry(), cluster(), { type: STACK_REFERENCE, name: "platform", props: { name: "org/dcs-platform/platform-prod" } }],
       /reads platform stack org\/dcs-platform\/platform-prod, but carries no policyId/,
     ],
+    ["gpu-node-runs-gpu-image", () => [registry(), cluster({ nodeTypeId: GPU_NODE, sparkEnvVars: {} })], /runs on GPU node type Standard_NC4as_T4_v3\b.* but boots a CPU image/],
+    ["gpu-image-on-gpu-node", () => [registry(), cluster({ nodeTypeId: "Standard_D4ds_v5", sparkEnvVars: GPU_ENV })], /boots a GPU image \(DCS_CUDA_VERSION 12\.6\.3\) on node type Standard_D4ds_v5\b.*, which has no GPU/],
+    ["gpu-runtime-standard", () => [registry(), cluster({ nodeTypeId: GPU_NODE, sparkEnvVars: GPU_ENV, runtimeEngine: "PHOTON" })], /sets runtimeEngine: PHOTON on GPU node type Standard_NC4as_T4_v3/],
+    ["gpu-cuda-within-driver", () => [registry(), cluster({ nodeTypeId: GPU_NODE, sparkEnvVars: { DCS_CUDA_VERSION: "13.0.1", DCS_CUDA_MIN_DRIVER: "580" } })], /CUDA 13\.0\.1 needs NVIDIA driver 580 or newer/],
   ];
 
   it("covers every policy of the pack", () => expect(cases.map((c) => c[0]).sort()).toEqual(GUARDRAILS.map((g) => g.name).sort()));
@@ -226,6 +233,10 @@ describe("job clusters and pools (issue 13, item 6)", () => {
       () => [registry(), withPolicy(cluster()), ref, job({ jobClusters: [{ jobClusterKey: "main", newCluster: jobCluster({ policyId: "POL-1" }) }] })],
       /^job job-nightly, task smoke belongs to a team stack that reads platform stack org\/dcs-platform\/platform-prod, but carries no policyId/,
     ],
+    ["gpu-node-runs-gpu-image", () => [registry(), job({}, { ...UNPOOLED, nodeTypeId: GPU_NODE, driverNodeTypeId: GPU_NODE, sparkEnvVars: {} })], /^job job-nightly, task smoke runs on GPU node type Standard_NC4as_T4_v3 but boots a CPU image/],
+    ["gpu-image-on-gpu-node", () => [registry(), job({}, { ...UNPOOLED, sparkEnvVars: GPU_ENV })], /^job job-nightly, task smoke boots a GPU image \(DCS_CUDA_VERSION 12\.6\.3\) on node type Standard_D4ds_v5, which has no GPU/],
+    ["gpu-runtime-standard", () => [registry(), job({}, { ...UNPOOLED, nodeTypeId: GPU_NODE, driverNodeTypeId: GPU_NODE, sparkEnvVars: GPU_ENV, sparkVersion: "16.4.x-photon-scala2.12" })], /^job job-nightly, task smoke runs 16\.4\.x-photon-scala2\.12 on GPU node type Standard_NC4as_T4_v3, a Photon runtime/],
+    ["gpu-cuda-within-driver", () => [registry(), job({}, { sparkEnvVars: { DCS_CUDA_VERSION: "13.0.1", DCS_CUDA_MIN_DRIVER: "580" } })], /^job job-nightly, task smoke boots a GPU image on CUDA 13\.0\.1 with 16\.4\.x-scala2\.12: CUDA 13\.0\.1 needs NVIDIA driver 580 or newer/],
   ];
   // Each a violating pool: exactly that finding, naming the pool.
   const poolCases: [policy: string, stack: () => StackResource[], message: RegExp][] = [
@@ -238,6 +249,10 @@ describe("job clusters and pools (issue 13, item 6)", () => {
     ],
     ["cluster-pull-secret-by-reference", () => [registry(), pool({ preloadedDockerImages: [{ url: DIGEST, basicAuth: { username: "u", password: "the-client-secret" } }] })], /^pool pool-d4 carries its registry password in preloadedDockerImages\[0\]\.basicAuth\.password/],
     ["cluster-runtime-supports-containers", () => [registry(), pool({ preloadedSparkVersions: ["16.4.x-scala2.12", "15.4.x-gpu-ml-scala2.12"] })], /^pool pool-d4 preloads 15\.4\.x-gpu-ml-scala2\.12: ML runtimes/],
+    ["gpu-node-runs-gpu-image", () => [registry(), pool({ nodeTypeId: GPU_NODE })], /^pool pool-d4 preloads an image on GPU node type Standard_NC4as_T4_v3, but not a GPU image \(no dcsCuda custom tag\)/],
+    ["gpu-image-on-gpu-node", () => [registry(), pool({ customTags: { ...TAGS, dcsCuda: "12.6.3" } })], /^pool pool-d4 preloads a GPU image \(dcsCuda: 12\.6\.3\) on node type Standard_D4ds_v5, which has no GPU/],
+    ["gpu-runtime-standard", () => [registry(), pool({ nodeTypeId: GPU_NODE, customTags: { ...TAGS, dcsCuda: "12.6.3" }, preloadedSparkVersions: ["16.4.x-photon-scala2.12"] })], /^pool pool-d4 preloads 16\.4\.x-photon-scala2\.12 on GPU node type Standard_NC4as_T4_v3, a Photon runtime/],
+    ["gpu-cuda-within-driver", () => [registry(), pool({ nodeTypeId: GPU_NODE, customTags: { ...TAGS, dcsCuda: "13.0.1" } })], /^pool pool-d4 preloads a GPU image on CUDA 13\.0\.1 with 16\.4\.x-scala2\.12: CUDA 13\.0\.1 needs NVIDIA driver 580 or newer/],
   ];
 
   it("cover every policy that judges jobs, and every one that judges pools (appliesTo)", () => {
