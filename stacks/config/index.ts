@@ -188,6 +188,20 @@ export function loadStackConfig(): StackConfig {
 }
 
 /**
+ * The images whose own pull identity's secret the stack keeps (an entry of
+ * dcs:imagePullSecrets each): those with a pullIdentity and no secretReference.
+ * Takes full keys with decoded values.
+ */
+export function imagesNeedingOwnSecret(values: Record<string, unknown>): string[] {
+  const v = values[`${NAMESPACE}:images`];
+  const images = (typeof v === "string" ? decodeConfigValue(v) : v) as Record<string, { pullIdentity?: { secretReference?: string } } | undefined> | undefined;
+  if (images === null || typeof images !== "object") return [];
+  return Object.entries(images)
+    .filter(([, i]) => i?.pullIdentity !== undefined && i.pullIdentity.secretReference === undefined)
+    .map(([name]) => name);
+}
+
+/**
  * The secret keys (without namespace) a stack's values call for: the pull
  * secret unless a Databricks secret reference replaces it, the push secret in
  * servicePrincipal mode. Takes full keys (dcs:image, ...) with decoded values.
@@ -204,7 +218,6 @@ export function secretKeysNeeded(values: Record<string, unknown>): (typeof SECRE
   if (obj("pullIdentity").secretReference === undefined) needed.push("pullClientSecret");
   const push = obj("image").push as Record<string, unknown> | undefined;
   if (push?.mode === "servicePrincipal") needed.push("pushClientSecret");
-  const images = obj("images") as Record<string, { pullIdentity?: { secretReference?: string } } | undefined>;
-  if (Object.values(images).some((i) => i?.pullIdentity !== undefined && i.pullIdentity.secretReference === undefined)) needed.push("imagePullSecrets");
+  if (imagesNeedingOwnSecret(values).length > 0) needed.push("imagePullSecrets");
   return needed;
 }

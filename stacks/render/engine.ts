@@ -19,7 +19,7 @@ import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parse as parseYaml } from "yaml";
 import { evaluateStack, type Finding } from "../../policy/rules";
-import { NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
+import { decodeConfigValue, imagesNeedingOwnSecret, NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
 import { PLATFORM_OUTPUTS } from "../platformContract";
 import { cloudState, computed, invokeAnswer, type CloudMode } from "./standins";
 
@@ -286,7 +286,9 @@ export async function renderStack(options: RenderOptions): Promise<Rendering> {
   }
   for (const k of [...needed].sort()) {
     if (secretKeys.has(k)) continue;
-    config[k] = `(placeholder secret for ${k})`;
+    // dcs:imagePullSecrets is a map: a placeholder per image that needs one.
+    config[k] =
+      k === `${NAMESPACE}:imagePullSecrets` ? JSON.stringify(Object.fromEntries(imagesNeedingOwnSecret(values).map((n) => [n, `(placeholder secret for ${k}.${n})`]))) : `(placeholder secret for ${k})`;
     secretKeys.add(k);
     placeholderSecrets.push(k);
   }
@@ -350,7 +352,12 @@ export async function recordProgram(options: RecordOptions): Promise<Omit<Render
   const { config, cloud: mode } = options;
   const secretKeys = new Set(options.secretKeys);
   pulumi.runtime.setAllConfig(config, [...secretKeys]);
-  const knownSecrets = [...secretKeys].map((k) => config[k] ?? "").filter((v) => v.length >= 4);
+  // A secret map (dcs:imagePullSecrets) is known by each of its values.
+  const secretValues = (text: string): string[] => {
+    const decoded = decodeConfigValue(text);
+    return decoded !== null && typeof decoded === "object" ? Object.values(decoded as Record<string, unknown>).map(String) : [text];
+  };
+  const knownSecrets = [...secretKeys].flatMap((k) => secretValues(config[k] ?? "")).filter((v) => v.length >= 4);
   const invokes: RenderedInvoke[] = [];
   const records = new Map<string, RenderedResource>();
 

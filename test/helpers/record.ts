@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
-import { NAMESPACE, secretKeysNeeded } from "../../stacks/config";
+import { imagesNeedingOwnSecret, NAMESPACE, secretKeysNeeded } from "../../stacks/config";
 import { readStackFile, recordProgram, renderStack, type CloudMode, type Rendering, type RenderedResource } from "../../stacks/render/engine";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -14,7 +14,14 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 export const FAKE_SECRETS: Record<string, string> = {
   [`${NAMESPACE}:pullClientSecret`]: "pull-SECRET-4b1f9d0e-never-print",
   [`${NAMESPACE}:pushClientSecret`]: "push-SECRET-77aa01c3-never-print",
+  // Each image's own pull secret (a map by image name) is this value.
+  [`${NAMESPACE}:imagePullSecrets`]: "image-SECRET-5e0c9a72-never-print",
 };
+
+/** A committed stack file's config values (full keys), decoded. */
+export function stackConfigOf(stack: string): Record<string, unknown> {
+  return readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)).values;
+}
 
 /** Renders a stack file through the real entry, with fake secrets for what it needs. */
 export async function renderForTest(
@@ -25,7 +32,9 @@ export async function renderForTest(
 ): Promise<Rendering> {
   const { values } = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
   const needed = secretKeysNeeded({ ...values, ...configOverrides }).map((k) => `${NAMESPACE}:${k}`);
-  const secrets = Object.fromEntries(needed.map((k) => [k, FAKE_SECRETS[k]]));
+  const all = { ...values, ...configOverrides };
+  const fake = (k: string) => (k === `${NAMESPACE}:imagePullSecrets` ? JSON.stringify(Object.fromEntries(imagesNeedingOwnSecret(all).map((n) => [n, FAKE_SECRETS[k]]))) : FAKE_SECRETS[k]);
+  const secrets = Object.fromEntries(needed.map((k) => [k, fake(k)]));
   vi.resetModules();
   return renderStack({ stack, configOverrides, secrets, cloud, stackReferences, load: async () => (await import("../../stacks/index")) as Record<string, unknown> });
 }
