@@ -33,11 +33,14 @@ export function nodeTypeFor(needs: NodeTypeNeeds, opts: pulumi.InvokeOptions): p
       { minCores: needs.minCores ?? 4, minMemoryGb: needs.minMemoryGb ?? 16, localDisk: true, ...(needs.minGpus !== undefined ? { minGpus: needs.minGpus } : {}) },
       opts,
     )
-    .apply((r) => {
-      // An Azure size without a GPU is the lookup's fallback; anything else (another cloud's name) is left to Databricks.
-      if (needs.minGpus !== undefined && /^Standard_/.test(r.id) && !isGpuNodeType(r.id)) {
-        throw new Error(`the node-type lookup for ${needs.minGpus} GPU(s) answered ${r.id}, which has no GPU; set ${needs.key} to a GPU size the workspace offers`);
-      }
-      return r.id;
-    });
+    .apply((r) => checkLookupAnswer(r.id, needs));
+}
+
+/** The lookup's answer, or an error naming the key when a GPU lookup answered an Azure size without a GPU (its fallback). */
+export function checkLookupAnswer(id: string, needs: Pick<NodeTypeNeeds, "minGpus" | "key">): string {
+  // Anything but an Azure size (another cloud's name) is left to Databricks.
+  if (needs.minGpus !== undefined && /^Standard_/.test(id) && !isGpuNodeType(id)) {
+    throw new Error(`the node-type lookup for ${needs.minGpus} GPU(s) answered ${id}, which has no GPU; set ${needs.key} to a GPU size the workspace offers`);
+  }
+  return id;
 }

@@ -134,4 +134,24 @@ describe("ClusterImage", () => {
     expect(err).toBeInstanceOf(RenderError);
     expect((err as Error).message).toMatch(/no Dockerfile/);
   });
+
+  it("a GPU image builds on NVIDIA's CUDA base with the CUDA and Python arguments; extra build arguments move the tag; a CPU image's arguments are what they were", async () => {
+    const ctx = context();
+    const root = path.dirname(ctx);
+    const rel = path.basename(ctx);
+    const cpu = planImageBuild({ context: rel, projectRoot: root, runtime: "16.4-LTS" });
+    expect(Object.keys(cpu.buildArgs)).toEqual(["RUNTIME_TAG", "BASE_IMAGE", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION"]);
+    const gpuArgs = { context: rel, projectRoot: root, runtime: "16.4-LTS", base: "nvidia/cuda:12.6.3-runtime-ubuntu24.04", gpu: { cuda: "12.6.3", python: "3.12" } };
+    const gpu = planImageBuild(gpuArgs);
+    expect(gpu.buildArgs).toMatchObject({ BASE_IMAGE: "nvidia/cuda:12.6.3-runtime-ubuntu24.04", CUDA_VERSION: "12.6.3", PYTHON_VERSION: "3.12", RUNTIME_TAG: "16.4-LTS" });
+    expect(gpu.tag).not.toBe(cpu.tag);
+    expect(planImageBuild({ ...gpuArgs, baseRegistry: "dcshydrodev.azurecr.io", baseDigest: `sha256:${"c".repeat(64)}` }).buildArgs.BASE_IMAGE).toBe(`dcshydrodev.azurecr.io/nvidia/cuda:12.6.3-runtime-ubuntu24.04@sha256:${"c".repeat(64)}`);
+    expect(planImageBuild({ ...gpuArgs, gpu: { cuda: "12.8.1", python: "3.12" } }).tag).not.toBe(gpu.tag);
+    const extra = planImageBuild({ ...gpuArgs, buildArgs: { TORCH_INDEX_URL: "https://mirror.example.org/whl" } });
+    expect(extra.buildArgs.TORCH_INDEX_URL).toBe("https://mirror.example.org/whl");
+    expect(extra.tag).not.toBe(gpu.tag);
+    const r = await recordResources(declare({ ...gpuArgs, repository: "hydrology/dask-gpu" }));
+    expect(one(r, IMAGE).inputs.imageName).toBe(`dcshydrodev.azurecr.io/hydrology/dask-gpu:${gpu.tag}`);
+    await expect(recordResources(declare({ context: rel, projectRoot: root, buildArgs: { BASE_IMAGE: "ubuntu:24.04" } }))).rejects.toThrow(/build arguments BASE_IMAGE are set by the component/);
+  });
 });

@@ -54,4 +54,30 @@ describe("the compute shape clusters and job clusters share", () => {
   it("names the image by the given reference and pulls with the secret reference", () => {
     expect(computeSpec(base).dockerImage).toEqual({ url: base.imageRef, basicAuth: { username: "client-id", password: REF } });
   });
+
+  it("makes a single-node cluster the way the provider accepts one: no workers, the single-node profile, a local master, the ResourceClass tag", () => {
+    const spec = computeSpec({ ...base, numWorkers: undefined, singleNode: true, sparkConf: { a: "b" }, customTags: { team: "hydrology" }, sparkEnvVars: { X: "1" } });
+    expect(spec.numWorkers).toBe(0);
+    expect(spec.autoscale).toBeUndefined();
+    // terraform-provider-databricks Cluster.Validate: num_workers 0 needs all three.
+    expect(spec.sparkConf).toEqual({ a: "b", "spark.databricks.cluster.profile": "singleNode", "spark.master": "local[*, 4]" });
+    expect(String((spec.sparkConf as Record<string, string>)["spark.master"]).startsWith("local")).toBe(true);
+    expect(spec.customTags).toEqual({ team: "hydrology", ResourceClass: "SingleNode" });
+    expect(spec.sparkEnvVars).toEqual({ X: "1", DCS_SINGLE_NODE: "true" });
+    const multi = computeSpec(base);
+    expect(multi.numWorkers).toBe(2);
+    expect(multi.sparkConf).toEqual({});
+    expect((multi.sparkEnvVars as Record<string, string>).DCS_SINGLE_NODE).toBeUndefined();
+  });
+
+  it("refuses workers on a single-node cluster, a GPU image on a CPU size, a CPU image on a GPU size, and Photon on a GPU image", () => {
+    const args = { pullPassword: REF, numWorkers: 2 };
+    expect(validateClusterArgs({ ...args, singleNode: true })).toContain("a single-node cluster has no workers: leave numWorkers and autoscale unset");
+    expect(validateClusterArgs({ pullPassword: REF, singleNode: true })).toEqual([]);
+    expect(validateClusterArgs({ ...args, minGpus: 1, nodeType: "Standard_D4ds_v5" })).toContain("the cluster boots a GPU image, and Standard_D4ds_v5 has no GPU");
+    expect(validateClusterArgs({ ...args, minGpus: 1, nodeType: "Standard_NC4as_T4_v3", driverNodeType: "Standard_E8ds_v5" })).toContain("the cluster boots a GPU image, and Standard_E8ds_v5 has no GPU");
+    expect(validateClusterArgs({ ...args, nodeType: "Standard_NC24ads_A100_v4" })).toContain("Standard_NC24ads_A100_v4 is a GPU size, and the cluster's image is not a GPU image");
+    expect(validateClusterArgs({ ...args, minGpus: 1, sparkVersion: "16.4.x-photon-scala2.12" })).toContain("16.4.x-photon-scala2.12 runs Photon, which does not run on GPU nodes");
+    expect(validateClusterArgs({ ...args, minGpus: 1, nodeType: "Standard_NC4as_T4_v3", sparkVersion: "16.4.x-scala2.12" })).toEqual([]);
+  });
 });

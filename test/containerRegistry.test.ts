@@ -98,4 +98,17 @@ describe("ContainerRegistry", () => {
     expect(roleDefinitionIdFor("/subscriptions/abc/resourceGroups/rg/providers/x/y/z", "r1")).toBe("/subscriptions/abc/providers/Microsoft.Authorization/roleDefinitions/r1");
     expect(() => roleDefinitionIdFor("not-an-id", "r1")).toThrow(/not an Azure resource id/);
   });
+
+  it("grants AcrPull to an image's own pull identity, with its own wait, beside the stack's", async () => {
+    const own = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+    const r = await recordResources(declare({ morePullPrincipals: { gpu: own } }));
+    const roles = ofType(r, ROLE);
+    expect(roles.map((x) => [x.inputs.principalId, String(x.inputs.roleDefinitionId).split("/").pop()])).toEqual([
+      [PRINCIPAL, ACR_PULL_ROLE_ID],
+      [own, ACR_PULL_ROLE_ID],
+    ]);
+    const waits = ofType(r, SLEEP);
+    const ownRole = roles.find((x) => x.inputs.principalId === own)!;
+    expect(waits.find((w) => w.dependencies.includes(ownRole.urn))?.name).toBe("registry-acrpull-gpu-propagation");
+  });
 });

@@ -1,6 +1,7 @@
 import * as databricks from "@pulumi/databricks";
 import { describe, expect, it } from "vitest";
 import { ACCESS_MODE, checkRuntime, DcsCluster, isSecretReference, RESERVED_CLUSTER_TAGS, validateClusterArgs, type DcsClusterArgs } from "../components/dcsCluster";
+import { checkLookupAnswer } from "../components/nodeType";
 import { RenderError } from "../stacks/render/engine";
 import { one, recordResources } from "./helpers/record";
 
@@ -118,5 +119,20 @@ describe("a cluster dedicated to a group", () => {
     expect(grant.dependencies).toContain(c.urn);
     const single = await recordResources(declare());
     expect(single.resources.filter((x) => x.type === "databricks:index/permissions:Permissions")).toEqual([]);
+  });
+});
+
+describe("a cluster on a GPU image", () => {
+  it("a GPU cluster without a node type looks one up by GPU count; a lookup answered without a GPU fails naming the key", async () => {
+    const r = await recordResources(declare({ nodeType: undefined, minGpus: 2, autoscale: undefined, numWorkers: 1 }));
+    expect(r.invokes.find((i) => i.token === "databricks:index/getNodeType:getNodeType")!.args).toMatchObject({ minGpus: 2, localDisk: true });
+    expect(one(r, CLUSTER).inputs).toMatchObject({ nodeTypeId: "Standard_NC4as_T4_v3", numWorkers: 1 });
+    // A CPU image looks up without a GPU count.
+    const cpu = await recordResources(declare({ nodeType: undefined }));
+    expect(cpu.invokes.find((i) => i.token === "databricks:index/getNodeType:getNodeType")!.args.minGpus).toBeUndefined();
+    // The lookup falls back to the cloud's default size when no size matches (provider docs, databricks_node_type).
+    expect(() => checkLookupAnswer("Standard_D3_v2", { minGpus: 1, key: "dcs:clusters.<name>.nodeType" })).toThrow(/answered Standard_D3_v2, which has no GPU; set dcs:clusters.<name>.nodeType/);
+    expect(checkLookupAnswer("Standard_NC4as_T4_v3", { minGpus: 1, key: "k" })).toBe("Standard_NC4as_T4_v3");
+    expect(checkLookupAnswer("Standard_D3_v2", { key: "k" })).toBe("Standard_D3_v2");
   });
 });

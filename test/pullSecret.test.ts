@@ -81,4 +81,22 @@ describe("PullSecret", () => {
     expect(readersOf("owner@x.com", ["team", "Owner@X.com", " "])).toEqual(["owner@x.com", "team"]);
     expect(principalSlug("Hydro.Dev@Contoso.com")).toBe("hydro-dev-contoso-com");
   });
+
+  it("keeps further secrets, one per image, in the same scope: each a Pulumi secret replaced delete-first, each with its reference; a key used twice is refused", async () => {
+    const r = await recordResources(
+      declare({ mode: "declared", scope: "dcs-hydrology-dev", key: "acr-pull", value: pulumi.secret(VALUE), more: [{ key: "acr-pull-gpu", value: pulumi.secret("gpu-VALUE-never") }], readers: ["hydro@contoso.com"] }),
+    );
+    const secrets = ofType(r, SECRET);
+    expect(secrets.map((s) => s.inputs.key)).toEqual(["acr-pull", "acr-pull-gpu"]);
+    for (const s of secrets) {
+      expect(s.secretInputs).toEqual(["stringValue"]);
+      expect(s.deleteBeforeReplace).toBe(true);
+      expect(s.inputs.scope).toBe("dcs-hydrology-dev");
+    }
+    expect(JSON.stringify(r)).not.toContain("gpu-VALUE-never");
+    expect(r.outputs.ready).toBe(3); // both secrets and the one READ grant
+    expect(validatePullSecretArgs({ mode: "declared", scope: "s", key: "acr-pull", value: "v", more: [{ key: "acr-pull", value: "w" }], readers: ["a@b.c"], provider: undefined as never })).toContain(
+      "keys acr-pull are used twice in the scope",
+    );
+  });
 });
