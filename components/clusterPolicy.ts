@@ -19,7 +19,13 @@
  * - dedicated (single-user) access mode, in either spelling: custom
  *   containers do not run in standard (shared) mode;
  * - an allowlisted runtime; ML, GPU and Genomics runtimes are refused at
- *   construction (they take no custom container);
+ *   construction (they take no custom container), and so are Photon keys;
+ * - Photon off: `runtime_engine` may only be STANDARD, and may be left unset
+ *   (which is standard for a key without `-photon-`). Photon does not run on
+ *   GPU instance types (Azure Databricks, "GPU-enabled compute": "Photon is not
+ *   supported with GPU instance types"), and a policy cannot tell GPU clusters
+ *   from others, so it is off for all of a team's custom-container clusters:
+ *   their work is Dask's, which Photon (an engine for Spark SQL) does not run;
  * - an autotermination range with a default; 0 (never terminate) is outside
  *   any valid range, so it is refused too;
  * - cost tags: fixed to a value, or required with any non-blank value;
@@ -38,7 +44,7 @@
  *   limiting rule makes its attribute required unless `isOptional` is true.
  *   `hidden` is documented on fixed rules only, so the password's regex rule
  *   is not hidden. Paths used: `docker_image.url`,
- *   `docker_image.basic_auth.password`, `spark_version`,
+ *   `docker_image.basic_auth.password`, `spark_version`, `runtime_engine`,
  *   `data_security_mode`, `autotermination_minutes`, `custom_tags.<tag>`,
  *   and the virtual path `cluster_type` whose values include `all-purpose`
  *   and `job` (a policy that disallows a type is not offered in that form).
@@ -67,6 +73,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as databricks from "@pulumi/databricks";
 import { RESERVED_CLUSTER_TAGS } from "./dcsCluster";
+import { isPhotonRuntime } from "./gpu";
 import { childName, unsupportedRuntimeReason } from "./naming";
 
 /** What a team's custom-container clusters may be. */
@@ -144,6 +151,7 @@ export function validatePolicyRules(rules: PolicyRules): string[] {
   for (const key of rules.sparkVersions) {
     const reason = unsupportedRuntimeReason(key);
     if (reason) problems.push(`runtime ${key}: ${reason}`);
+    else if (isPhotonRuntime(key)) problems.push(`runtime ${key} runs Photon, which the policy keeps off (it does not run on GPU nodes); list the standard key`);
     else if (!RUNTIME_KEY.test(key)) problems.push(`runtime "${key}" is not a runtime key such as 16.4.x-scala2.12`);
   }
   if (new Set(rules.sparkVersions).size !== rules.sparkVersions.length) problems.push("runtimes are listed more than once");
@@ -177,6 +185,7 @@ export function policyDefinition(rules: PolicyRules): Record<string, unknown> {
     data_security_mode: { type: "allowlist", values: [...DEDICATED_ACCESS_MODES], defaultValue: DEDICATED_ACCESS_MODES[0] },
     "docker_image.url": { type: "regex", pattern: imageUrlPattern(rules.registries) },
     "docker_image.basic_auth.password": { type: "regex", pattern: SECRET_REFERENCE_PATTERN },
+    runtime_engine: { type: "allowlist", values: ["STANDARD"], isOptional: true },
   };
   if (rules.clusterType !== "job") {
     definition.autotermination_minutes = {

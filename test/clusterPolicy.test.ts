@@ -56,12 +56,14 @@ describe("policyDefinition", () => {
       data_security_mode: { type: "allowlist", values: ["SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED"], defaultValue: "SINGLE_USER" },
       "docker_image.url": { type: "regex", pattern: imageUrlPattern([TEAM_HOST, SHARED_HOST]) },
       "docker_image.basic_auth.password": { type: "regex", pattern: SECRET_REFERENCE_PATTERN },
+      // Photon off: STANDARD, or unset (standard for a key without -photon-, and the keys are allowlisted).
+      runtime_engine: { type: "allowlist", values: ["STANDARD"], isOptional: true },
       autotermination_minutes: { type: "range", minValue: 10, maxValue: 120, defaultValue: 30 },
       "custom_tags.team": { type: "fixed", value: "hydrology" },
       "custom_tags.costCenter": { type: "regex", pattern: NON_BLANK_PATTERN },
     });
-    // No rule is optional: a limiting rule makes its attribute required, which is the point here.
-    expect(JSON.stringify(policyDefinition(RULES))).not.toContain("isOptional");
+    // No other rule is optional: a limiting rule makes its attribute required, which is the point here.
+    expect(Object.entries(policyDefinition(RULES)).filter(([, r]) => JSON.stringify(r).includes("isOptional")).map(([k]) => k)).toEqual(["runtime_engine"]);
     // `kind` is not a documented policy path.
     expect(Object.keys(policyDefinition(RULES))).not.toContain("kind");
     // Serialises to JSON and back unchanged (what the resource carries).
@@ -76,6 +78,9 @@ describe("policyDefinition", () => {
       `${SHARED_HOST}/base/runtime@${DIGEST}`,
       `${SHARED_HOST}/base/runtime:16.4-LTS`,
       `${SHARED_HOST}/a/b/c_d.e__f:v1.2.3`,
+      // Every repository of an approved registry: the GPU image's too.
+      `${TEAM_HOST}/hydrology/dask-gpu@${DIGEST}`,
+      `${TEAM_HOST}/hydrology/dask-gpu:16.4-lts-04a5f56206b0`,
       // Decision: tags are allowed, so a mutable tag is not refused by the policy (the program never sends one).
       `${TEAM_HOST}/hydrology/dask:latest`,
     ];
@@ -148,6 +153,7 @@ describe("validatePolicyRules", () => {
     expect(validatePolicyRules(rules({ sparkVersions: ["16.4.x-gpu-ml-scala2.12"] }))).toEqual([expect.stringMatching(/ML runtimes/)]);
     expect(validatePolicyRules(rules({ sparkVersions: ["10.4.x-hls-scala2.12"] }))).toEqual([expect.stringMatching(/Genomics/)]);
     expect(validatePolicyRules(rules({ sparkVersions: ["16.4-LTS"] }))).toEqual([expect.stringMatching(/not a runtime key/)]);
+    expect(validatePolicyRules(rules({ sparkVersions: ["16.4.x-photon-scala2.12"] }))).toEqual([expect.stringMatching(/runs Photon, which the policy keeps off/)]);
   });
 
   it("refuses autotermination ranges Databricks or the team should not have", () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { imageUrlPattern } from "../components/clusterPolicy";
 import type { Rendering } from "../stacks/render/engine";
-import { one, ofType, renderForTest } from "./helpers/record";
+import { clusterOf, one, ofType, renderForTest } from "./helpers/record";
 
 describe("Pulumi.platform-dev.yaml (a platform stack: one per workspace, run by a workspace admin)", () => {
   let r: Rendering;
@@ -55,7 +55,7 @@ describe("Pulumi.platform-dev.yaml (a platform stack: one per workspace, run by 
     const dev = await renderForTest("dev");
     expect(one(dev, "pulumi:providers:databricks").inputs.host).toBe(r.outputs.workspaceUrl);
     expect(ofType(dev, "databricks:index/workspaceConf:WorkspaceConf")).toHaveLength(0);
-    expect(one(dev, "databricks:index/cluster:Cluster").inputs.policyId).toBe((r.outputs.teams as Record<string, { policyId: string }>).hydrology.policyId);
+    for (const name of ["dask", "gpu"]) expect(clusterOf(dev, name).inputs.policyId).toBe((r.outputs.teams as Record<string, { policyId: string }>).hydrology.policyId);
     expect(dev.outputs.containerServicesManaged).toBe(false);
   });
 
