@@ -7,7 +7,6 @@
  * gpuDrivers setting; the CrossGuard wiring; and the committed dev stack, whose
  * GPU cluster draws from a GPU pool, with that pool's id known.
  */
-import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import type { ResourceValidation, ResourceValidationPolicy, StackValidation, StackValidationPolicy } from "@pulumi/policy";
 import { configSchemaOf, crossGuardPolicies } from "../policy/crossguard";
@@ -30,9 +29,8 @@ import {
 import { RUNTIME_GPU_FACTS } from "../components/gpu";
 import type { Rendering } from "../stacks/render/engine";
 import { renderForTest } from "./helpers/record";
+import { UNKNOWN_STRING, unknownCheckingProxy } from "./helpers/policy";
 
-const policyInternals = createRequire(__filename)("@pulumi/policy/proxy") as Record<string, unknown> & { unknownCheckingProxy<T>(o: T): T };
-const UNKNOWN_STRING = policyInternals.unknownStringValue as string;
 
 const urn = (type: string, name: string) => `urn:pulumi:prod::dcs-platform::dcs:index:Component$${type}::${name}`;
 const DIGEST = `dcshydroprod.azurecr.io/hydrology/dask@sha256:${"c".repeat(64)}`;
@@ -456,7 +454,7 @@ describe("the GPU guardrails under CrossGuard (policy/crossguard.ts)", () => {
     type: r.type,
     name: r.name,
     urn: r.urn ?? "",
-    props: policyInternals.unknownCheckingProxy(r.props),
+    props: unknownCheckingProxy(r.props),
     opts: { protect: r.opts?.protect ?? false },
     getConfig: () => config,
   });

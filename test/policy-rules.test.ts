@@ -4,7 +4,6 @@
  * passing and a violating resource, values not known yet, settings, a
  * deliberately bad stack, and the policies CrossGuard is handed.
  */
-import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import type { ResourceValidation, ResourceValidationPolicy, StackValidation, StackValidationPolicy } from "@pulumi/policy";
 import { configSchemaOf, crossGuardPolicies, plainProps } from "../policy/crossguard";
@@ -27,9 +26,8 @@ import {
   type StackResource,
   type UndefinedMeans,
 } from "../policy/rules";
+import { policyInternals, UNKNOWN_STRING, unknownCheckingProxy } from "./helpers/policy";
 
-const policyInternals = createRequire(__filename)("@pulumi/policy/proxy") as Record<string, unknown> & { unknownCheckingProxy<T>(o: T): T };
-const UNKNOWN_STRING = policyInternals.unknownStringValue as string;
 
 const urn = (stack: string, type: string, name: string) => `urn:pulumi:${stack}::dcs-platform::dcs:index:Component$${type}::${name}`;
 const DIGEST = `dcshydroprod.azurecr.io/hydrology/dask@sha256:${"c".repeat(64)}`;
@@ -614,7 +612,7 @@ describe("the CrossGuard policies (policy/crossguard.ts)", () => {
   });
 
   function resourceArgs(r: StackResource, config: Record<string, unknown> = {}) {
-    return { type: r.type, name: r.name, urn: r.urn ?? "", props: policyInternals.unknownCheckingProxy(r.props), opts: { protect: r.opts?.protect ?? false }, getConfig: () => config };
+    return { type: r.type, name: r.name, urn: r.urn ?? "", props: unknownCheckingProxy(r.props), opts: { protect: r.opts?.protect ?? false }, getConfig: () => config };
   }
   const run = (policy: string, r: StackResource, config: Record<string, unknown> = {}) => {
     const reports: string[] = [];
@@ -635,8 +633,8 @@ describe("the CrossGuard policies (policy/crossguard.ts)", () => {
     const u = UNKNOWN_STRING;
     const unknown = cluster({ dockerImage: { url: u, basicAuth: { username: u, password: u } }, dataSecurityMode: u, sparkVersion: u, autoterminationMinutes: u, customTags: u });
     for (const g of GUARDRAILS.filter((x) => x.scope === "resource")) expect(run(g.name, unknown)).toEqual([]);
-    expect(() => (policyInternals.unknownCheckingProxy(unknown.props) as Record<string, unknown>).dataSecurityMode).toThrow(/can't be known during preview/);
-    expect(plainProps(policyInternals.unknownCheckingProxy(unknown.props))).toEqual(unknown.props);
+    expect(() => (unknownCheckingProxy(unknown.props) as Record<string, unknown>).dataSecurityMode).toThrow(/can't be known during preview/);
+    expect(plainProps(unknownCheckingProxy(unknown.props))).toEqual(unknown.props);
     expect(run("cluster-dedicated-access-mode", cluster({ dataSecurityMode: undefined }))).toHaveLength(1);
   });
 
