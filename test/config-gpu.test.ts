@@ -119,6 +119,11 @@ describe("refused before anything is created, naming the key", () => {
     expect(hit, `no problem for ${key} matching ${message}; got ${JSON.stringify(problems)}`).toBeDefined();
   });
 
+  it("a broken dcs:images reports its own problem, not every cluster that names one of its images", () => {
+    const problems = problemsWith((r) => (r.images.gpu.repository = "Not A Repository"));
+    expect(problems.map((p) => p.key)).toEqual(["dcs:images.gpu.repository"]);
+  });
+
   it("the committed dev stack itself has no problem", () => {
     expect(problemsWith(() => undefined)).toEqual([]);
   });

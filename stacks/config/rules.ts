@@ -135,7 +135,8 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
   /** The image a cluster, pool or job names, or undefined (with a problem) when there is none such. */
   const imageOf = (at: string, name: string) => {
     const found = allImages[name];
-    if (!found && image) add(`${at}.image`, `names no image: ${imageNames.join(", ")} (dcs:image is the one named ${DEFAULT_IMAGE}; others are dcs:images.<name>)`);
+    // Only when both image keys parsed: a broken dcs:images has its own problems already.
+    if (!found && image && images !== undefined) add(`${at}.image`, `names no image: ${imageNames.join(", ")} (dcs:image is the one named ${DEFAULT_IMAGE}; others are dcs:images.<name>)`);
     return found;
   };
   /**
