@@ -141,7 +141,7 @@ export function cudaDriverNote(cuda: string, driver: string): string | undefined
  * sizes and the whole-GPU NV sizes; a size with a fraction of a GPU (NVadsA10
  * v5 below 36 cores) is not offered.
  */
-export const GPU_NODE_TYPE = /^Standard_N[CDV]\d+[a-z]*_/i;
+export const GPU_NODE_TYPE = /^Standard_N[CDV]\d+[a-z]*(_|$)/i;
 
 /** True for an Azure GPU VM size such as Standard_NC4as_T4_v3. */
 export function isGpuNodeType(nodeType: string): boolean {
