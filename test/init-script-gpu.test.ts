@@ -11,24 +11,21 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { liveProcess, liveProcessesMentioning, ROOT } from "./helpers/processes";
-import { GpuLoopbackCluster, MiB, nodeMemoryBytes, type Env } from "./helpers/gpu-cluster";
+import { GpuLoopbackCluster } from "./helpers/gpu-cluster";
+import { MiB, nodeMemoryBytes, steps, stopAfterEach, type Env } from "./helpers/init-script-cluster";
 
 const README = path.join(ROOT, "infra", "init-scripts", "README.md");
 
 /** A GPU image on a node whose driver is new enough for it (CUDA 12.4 needs 550.54.14). */
 const GPU_IMAGE: Env = { DCS_CUDA_VERSION: "12.4.1", DCS_CUDA_MIN_DRIVER: "550.54.14" };
 
-const clusters: GpuLoopbackCluster[] = [];
+const stoppedAfterTest = stopAfterEach(120_000);
+/** A new cluster, stopped (with a check that nothing is left) after the test. */
 async function cluster(): Promise<GpuLoopbackCluster> {
-  const c = await GpuLoopbackCluster.create();
-  clusters.push(c);
-  return c;
+  return stoppedAfterTest(await GpuLoopbackCluster.create());
 }
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await c.stop();
-}, 120_000);
 
 describe("init_script_dask.sh on a GPU node (fake nvidia-smi, stand-in dask-cuda CLI)", () => {
   it("runs one supervised `dask cuda worker` for 2 GPUs: the right scheduler and flags, 2 workers join, and it comes back when killed", async () => {
@@ -226,8 +223,7 @@ describe("init_script_dask.sh on a single-node cluster (DCS_SINGLE_NODE=true)", 
 
     const stopped = await c.stopNode("single");
     expect(stopped.code, stopped.stderr).toBe(0);
-    const lines = stopped.stdout.split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, ""));
-    expect(lines).toEqual([
+    expect(steps(stopped.stdout)).toEqual([
       `dcs-dask driver: stopping the supervisor of the driver's worker (pid ${workerSupervisor}) and its Dask process`,
       `dcs-dask driver: stopping the supervisor (pid ${schedulerSupervisor}) and its Dask process`,
       `dcs-dask driver: nothing of Dask runs from ${c.runDir("single")}`,

@@ -16,19 +16,14 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { daskEnvVars } from "../stacks/dask";
-import { freePorts, groupMembers, killPids, liveProcess, liveProcessesMentioning, ROOT, run, SYSTEM_PYTHON, waitFor, type Run } from "./helpers/processes";
+import { clientProgram, INIT_SCRIPT, InitScriptCluster, MiB, nodeMemoryBytes, steps, stopAfterEach, type Env, type Role } from "./helpers/init-script-cluster";
+import { freePorts, groupMembers, liveProcess, liveProcessesMentioning, ROOT, SYSTEM_PYTHON, waitFor } from "./helpers/processes";
 
-const SCRIPT = path.join(ROOT, "infra", "init-scripts", "init_script_dask.sh");
 const README = path.join(ROOT, "infra", "init-scripts", "README.md");
-const MiB = 1024 * 1024;
 /** Long enough for any recovery on a loaded machine; the benchmark holds the real targets. */
 const RECOVERY_DEADLINE_S = 90;
-
-type Role = "driver" | "worker";
-type Env = Record<string, string | undefined>;
-type Kind = "supervisor" | "scheduler" | "worker";
 
 /** What a Dask client saw on the cluster; see `LoopbackCluster.compute`. */
 interface Computed {
@@ -40,132 +35,34 @@ interface Computed {
   workerPids: number[];
 }
 
-// Connects (again and again: the scheduler may be restarting), waits until the
-// scheduler has exactly `expected` workers whose pids are not all in `before`,
-// then computes on every one of them. Exit 1 with the last thing seen at the deadline.
-const CLIENT_PROGRAM = `
-import json, os, sys, time
+// Once the scheduler has the workers (not all of them in `before`): computes on every one of them.
+const CLIENT_PROGRAM = clientProgram(
+  `
 import dask.array as da
-from distributed import Client
 
-address, expected, before, deadline = sys.argv[1], int(sys.argv[2]), set(json.loads(sys.argv[3])), time.monotonic() + float(sys.argv[4])
-last = "nothing yet"
-while time.monotonic() < deadline:
-    try:
-        with Client(address, timeout=10) as client:
-            pids = client.run(os.getpid)
-            if len(pids) != expected or (before and set(pids.values()) <= before):
-                last = f"worker pids {sorted(pids.values())}"
-                time.sleep(0.2)
-                continue
-            squares = client.gather(client.map(lambda x: x * x, range(100)))
-            array_sum = da.ones((1000, 1000), chunks=(100, 100)).sum().compute()
-            per_worker = client.gather([client.submit(lambda x: x * x, i, workers=[w], allow_other_workers=False, pure=False) for i, w in enumerate(sorted(pids))])
-            workers = client.scheduler_info()["workers"].values()
-            print(json.dumps({
-                "workers": sorted(({"nthreads": w["nthreads"], "memoryLimit": w["memory_limit"]} for w in workers), key=lambda w: (w["nthreads"], w["memoryLimit"])),
-                "sumOfSquares": sum(squares),
-                "arraySum": int(array_sum),
-                "perWorker": per_worker,
-                "workerPids": sorted(pids.values()),
-            }))
-            sys.exit(0)
-    except OSError as error:
-        last = f"{type(error).__name__}: {error}"
-    except Exception as error:  # a scheduler going away mid-call raises many kinds
-        last = f"{type(error).__name__}: {error}"
-    time.sleep(0.2)
-print(f"gave up: {last}", file=sys.stderr)
-sys.exit(1)
-`;
+def report(client, pids):
+    squares = client.gather(client.map(lambda x: x * x, range(100)))
+    array_sum = da.ones((1000, 1000), chunks=(100, 100)).sum().compute()
+    per_worker = client.gather([client.submit(lambda x: x * x, i, workers=[w], allow_other_workers=False, pure=False) for i, w in enumerate(sorted(pids))])
+    workers = client.scheduler_info()["workers"].values()
+    return {
+        "workers": sorted(({"nthreads": w["nthreads"], "memoryLimit": w["memory_limit"]} for w in workers), key=lambda w: (w["nthreads"], w["memoryLimit"])),
+        "sumOfSquares": sum(squares),
+        "arraySum": int(array_sum),
+        "perWorker": per_worker,
+        "workerPids": sorted(pids.values()),
+    }
+`,
+  "some",
+);
 
-/** A cluster on loopback: one temporary folder holding a run dir per node, and its own ports. */
-class LoopbackCluster {
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-dask-"));
-  /** Every node started, with its role and settings, so `stop` can stop it the same way. */
-  private readonly nodes = new Map<string, { role: Role; extra: Env }>();
-  /** Every supervisor seen, so `stop` can check that nothing of its session is left. */
-  private readonly supervisors = new Set<number>();
-  private constructor(
-    readonly port: number,
-    readonly dashboardPort: number,
-  ) {}
+const stoppedAfterTest = stopAfterEach(180_000);
 
+/** The init script's loopback cluster (test/helpers/init-script-cluster.ts), stopped after each test. */
+class LoopbackCluster extends InitScriptCluster {
   static async create(): Promise<LoopbackCluster> {
     const [port, dashboardPort] = await freePorts(2);
-    const cluster = new LoopbackCluster(port, dashboardPort);
-    clusters.push(cluster);
-    return cluster;
-  }
-
-  runDir(node: string): string {
-    return path.join(this.dir, node);
-  }
-
-  /** Where a node's logs are: DCS_DASK_LOG_DIR if the test set it, else the default off Databricks. */
-  logDir(node: string): string {
-    return this.nodes.get(node)?.extra.DCS_DASK_LOG_DIR ?? path.join(this.runDir(node), "logs");
-  }
-
-  /** A node's environment, as Databricks and the cluster's Spark env vars would set it; `undefined` unsets. */
-  env(node: string, role: Role, extra: Env = {}): NodeJS.ProcessEnv {
-    const env: Env = {
-      PATH: process.env.PATH,
-      DB_IS_DRIVER: role === "driver" ? "TRUE" : "FALSE",
-      DB_DRIVER_IP: "127.0.0.1",
-      DB_CLUSTER_ID: "0101-000000-loopback",
-      DCS_DASK_PYTHON: SYSTEM_PYTHON,
-      DCS_DASK_RUN_DIR: this.runDir(node),
-      DCS_DASK_SCHEDULER_PORT: String(this.port),
-      DCS_DASK_DASHBOARD_PORT: String(this.dashboardPort),
-      DCS_DASK_WORKER_THREADS: "1",
-      DCS_DASK_WORKER_MEMORY: "512MiB",
-      DCS_DASK_CONNECT_BACKOFF_MAX: "1",
-      ...extra,
-    };
-    return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
-  }
-
-  /** Runs the init script as this node. */
-  async start(node: string, role: Role, extra: Env = {}, args: string[] = []): Promise<Run> {
-    if (!this.nodes.has(node)) this.nodes.set(node, { role, extra });
-    const r = await run("bash", [SCRIPT, ...args], this.env(node, role, extra));
-    const supervisor = this.pid(node, "supervisor");
-    if (supervisor !== undefined) this.supervisors.add(supervisor);
-    return r;
-  }
-
-  /** Runs `init_script_dask.sh --stop` as this node, with the environment it was started with. */
-  stopNode(node: string, extra: Env = {}): Promise<Run> {
-    const { role, extra: started } = this.nodes.get(node) ?? { role: "worker" as Role, extra: {} };
-    return run("bash", [SCRIPT, "--stop"], this.env(node, role, { ...started, ...extra }), 60_000);
-  }
-
-  /** The pid a node's pid file names, if it has one. */
-  pid(node: string, kind: Kind): number | undefined {
-    const file = path.join(this.runDir(node), `${kind}.pid`);
-    return fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").trim()) : undefined;
-  }
-
-  /** Waits until the node's pid file for `kind` names a live process other than `not`, and returns it. */
-  async livePid(node: string, kind: Kind, not?: number): Promise<number> {
-    let pid: number | undefined;
-    await waitFor(`a live ${kind} on ${node}`, () => (pid = this.pid(node, kind)) !== undefined && pid !== not && liveProcess(pid) !== undefined, RECOVERY_DEADLINE_S * 1000);
-    return pid!;
-  }
-
-  log(node: string, name = "dask-init.log"): string {
-    const file = path.join(this.logDir(node), name);
-    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  }
-
-  /** Dask processes (scheduler or worker) of a node: what its run dir's command lines name. */
-  daskProcesses(node: string): { schedulers: number[]; workers: number[] } {
-    const mine = liveProcessesMentioning(`${this.runDir(node)}/`);
-    return {
-      schedulers: mine.filter((p) => p.cmdline.includes("distributed.cli.dask_scheduler")).map((p) => p.pid),
-      workers: mine.filter((p) => p.cmdline.includes("distributed.cli.dask_worker")).map((p) => p.pid),
-    };
+    return stoppedAfterTest(new LoopbackCluster(port, dashboardPort, { prefix: "dcs-dask-", clusterId: "0101-000000-loopback", workerMemory: "512MiB", deadlineS: RECOVERY_DEADLINE_S }));
   }
 
   /**
@@ -173,52 +70,12 @@ class LoopbackCluster {
    * pids are not all in `before`), computes on every one, and reports what it saw.
    */
   async compute(workers: number, before: number[] = []): Promise<Computed> {
-    const args = ["-c", CLIENT_PROGRAM, `tcp://127.0.0.1:${this.port}`, String(workers), JSON.stringify(before), String(RECOVERY_DEADLINE_S)];
-    const r = await run(SYSTEM_PYTHON, args, { PATH: process.env.PATH }, (RECOVERY_DEADLINE_S + 30) * 1000);
-    expect(r.code, `Dask client failed:\n${r.stderr}\ndriver's dask-init.log:\n${this.log("driver")}`).toBe(0);
-    const seen = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as Computed;
+    const seen = await this.runClient<Computed>(CLIENT_PROGRAM, workers, before, () => `driver's dask-init.log:\n${this.log("driver")}`);
     expect(seen.perWorker).toEqual([...Array(workers).keys()].map((i) => i * i));
     return seen;
   }
-
-  /** Stops every node with --stop, workers before the driver, then checks that nothing is left. */
-  async stop(): Promise<void> {
-    const order = [...this.nodes].sort(([, a], [, b]) => Number(a.role === "driver") - Number(b.role === "driver"));
-    const failed: string[] = [];
-    for (const [node] of order) {
-      if (!fs.existsSync(this.runDir(node))) continue;
-      const r = await this.stopNode(node);
-      if (r.code !== 0) failed.push(`${node}: ${r.stderr}`);
-    }
-    const left = [...new Map([...this.supervisors].flatMap((pgid) => groupMembers(pgid)).concat(liveProcessesMentioning(this.dir)).map((p) => [p.pid, p])).values()];
-    killPids(left.map((p) => p.pid));
-    fs.rmSync(this.dir, { recursive: true, force: true });
-    expect(failed, "init_script_dask.sh --stop failed").toEqual([]);
-    expect(left.map((p) => p.cmdline), "processes left running after --stop").toEqual([]);
-  }
 }
 
-const clusters: LoopbackCluster[] = [];
-afterEach(async () => {
-  for (const cluster of clusters.splice(0)) await cluster.stop();
-}, 180_000);
-
-/** Log lines of a run, without their timestamps. */
-const steps = (text: string) =>
-  text
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.replace(/^\S+ /, ""));
-
-/** The node's memory as the script sizes workers: MemTotal, or the cgroup limit when lower. */
-function nodeMemoryBytes(): number {
-  let bytes = Number(/^MemTotal:\s+(\d+) kB/m.exec(fs.readFileSync("/proc/meminfo", "utf8"))?.[1]) * 1024;
-  for (const file of ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]) {
-    const limit = fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").trim()) : NaN;
-    if (Number.isInteger(limit) && limit > 0 && limit < bytes) bytes = limit;
-  }
-  return bytes;
-}
 const cores = Number(spawnSync("nproc", { env: { PATH: process.env.PATH } }).stdout.toString());
 
 describe("init_script_dask.sh on a real Dask", () => {
@@ -504,18 +361,18 @@ describe("init_script_dask.sh misconfigured", () => {
 });
 
 describe("init_script_dask.sh as a file", () => {
-  const text = fs.readFileSync(SCRIPT, "utf8");
+  const text = fs.readFileSync(INIT_SCRIPT, "utf8");
   const variables = [...new Set(text.match(/\bDCS_DASK_[A-Z_]+\b/g))].sort();
 
   it("passes shellcheck, as does its benchmark", () => {
-    const r = spawnSync("shellcheck", [SCRIPT, path.join(ROOT, "scripts", "bench-init.sh")]);
+    const r = spawnSync("shellcheck", [INIT_SCRIPT, path.join(ROOT, "scripts", "bench-init.sh")]);
     expect(r.error, "shellcheck must be installed (.ci/run installs it)").toBeUndefined();
     expect(r.stdout.toString() + r.stderr.toString()).toBe("");
     expect(r.status).toBe(0);
   });
 
   it("is what the uploader takes: an executable bash script with strict mode", () => {
-    expect(fs.statSync(SCRIPT).mode & 0o111).not.toBe(0);
+    expect(fs.statSync(INIT_SCRIPT).mode & 0o111).not.toBe(0);
     expect(text.startsWith("#!/usr/bin/env bash\n")).toBe(true);
     expect(text).toMatch(/^set -euo pipefail$/m);
   });
