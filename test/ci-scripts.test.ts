@@ -24,6 +24,10 @@
  *   state backend are its platform stack's (dcs:platform.stack), from the
  *   platform stack's file in the repository, or from its deployed outputs when
  *   it is kept elsewhere.
+ *
+ * The image scripts here run with prod, which builds one image, and show that
+ * such a stack behaves as before; dev's two images (the default and a GPU one)
+ * are in test/ci-images.test.ts.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
@@ -95,6 +99,7 @@ case "$1" in
       *Architecture*) echo "\${FAKE_PLATFORM:-linux/amd64}" ;;
       *'"solution"'*) echo xkp ;;
       *image.title*) echo "stand-in" ;;
+      *dcs.cuda.version*) echo "\${FAKE_CUDA_LABEL:-12.6.3}" ;;
       *) echo "" ;;
     esac ;;
 esac
@@ -186,8 +191,8 @@ function renderedFile(stack: string): string {
   return renderedFiles.get(stack)!;
 }
 
-/** A stack file's text without the committed `baseFromRegistry: true` (and its comment): the base from Docker Hub. */
-const withoutBaseFromRegistry = (t: string) => t.replace(/(    # [^\n]*\n)*    baseFromRegistry: true\n/, "");
+/** A stack file's text without any committed `baseFromRegistry: true` (and its comment): every base from Docker Hub. */
+const withoutBaseFromRegistry = (t: string) => t.replace(/( +# [^\n]*\n)*( +)baseFromRegistry: true\n/g, "");
 
 /** A temporary Pulumi.<name>.yaml made from a committed one; removed after the suite. */
 const tmpStacks: string[] = [];
@@ -375,7 +380,7 @@ function dockerArgv(dir: string): string[][] {
     .map((rec) => rec.split("\0"));
 }
 
-/** The docker build the rendering declares, built here from its inputs. */
+/** The docker build the rendering declares for its single image, built here from its inputs. */
 function expectedBuild(rendering: Rendering): string[] {
   const images = rendering.resources.filter((r) => r.type === TYPES.image);
   expect(images).toHaveLength(1);
@@ -388,15 +393,15 @@ function expectedBuild(rendering: Rendering): string[] {
 }
 
 describe("smoke-build.sh", () => {
-  it("builds with exactly the rendering's context, Dockerfile, platform and build arguments, then smoke-tests that image", () => {
+  it("builds with exactly the rendering's context, Dockerfile, platform and build arguments, then smoke-tests that image (prod: one image; dev's two: test/ci-images.test.ts)", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["dev"], dir);
+    const r = runScript("smoke-build.sh", ["prod"], dir);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const argv = dockerArgv(dir);
-    const rendering = render("dev");
+    const rendering = render("prod");
     expect(argv[0]).toEqual(expectedBuild(rendering));
     const build = rendering.resources.find((x) => x.type === TYPES.image)!.inputs.build as { args: Record<string, string>; context: string };
-    // Dev builds from its registry's base, with the inline-cache argument that writes the build cache.
+    // Prod builds from its registry's base, with the inline-cache argument that writes the build cache.
     expect(Object.keys(build.args).sort()).toEqual(["BASE_IMAGE", "BUILDKIT_INLINE_CACHE", "IMAGE_REVISION", "IMAGE_SOURCE", "IMAGE_VERSION", "RUNTIME_TAG"]);
     expect(build.context).toBe("infra/image");
     // Then the smoke test, on that image, without building again.
@@ -408,7 +413,7 @@ describe("smoke-build.sh", () => {
   });
 
   it("follows the stack's configuration: another source and runtime give other build arguments", () => {
-    const stack = tmpStack("dev", "other-image", (t) =>
+    const stack = tmpStack("prod", "other-image", (t) =>
       withoutBaseFromRegistry(t)
         .replace("    runtime: 16.4-LTS\n", "    runtime: 15.4-LTS\n")
         .replace("    sparkVersion: 16.4.x-scala2.12\n", "    sparkVersion: 15.4.x-scala2.12\n")
@@ -426,29 +431,29 @@ describe("smoke-build.sh", () => {
 
   it("fails when the build fails, and then runs no smoke test", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_BUILD_STATUS: "1", DCS_RENDERING: renderedFile("dev") });
+    const r = runScript("smoke-build.sh", ["prod"], dir, { FAKE_BUILD_STATUS: "1", DCS_RENDERING: renderedFile("prod") });
     expect(r.status).toBe(1);
     expect(dockerArgv(dir).map((a) => a[0])).toEqual(["build"]);
   });
 
   it("fails when the smoke test fails", () => {
     const dir = fakes();
-    const r = runScript("smoke-build.sh", ["dev"], dir, { FAKE_PLATFORM: "linux/arm64", DCS_RENDERING: renderedFile("dev") });
+    const r = runScript("smoke-build.sh", ["prod"], dir, { FAKE_PLATFORM: "linux/arm64", DCS_RENDERING: renderedFile("prod") });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain("FAIL  platform is linux/amd64 (got linux/arm64)");
   });
 
   it("reuses a rendering of the same stack from DCS_RENDERING, and renders anew for another stack", () => {
-    const dev = renderedFile("dev");
-    const doctored = path.join(path.dirname(dev), "doctored.json");
-    const doc = JSON.parse(fs.readFileSync(dev, "utf8"));
+    const prod = renderedFile("prod");
+    const doctored = path.join(path.dirname(prod), "doctored.json");
+    const doc = JSON.parse(fs.readFileSync(prod, "utf8"));
     doc.resources.find((x: Resource) => x.type === TYPES.image).inputs.build.args.IMAGE_SOURCE = "from-the-given-rendering";
     fs.writeFileSync(doctored, JSON.stringify(doc));
     const reused = fakes();
-    expect(runScript("smoke-build.sh", ["dev"], reused, { DCS_RENDERING: doctored }).status).toBe(0);
+    expect(runScript("smoke-build.sh", ["prod"], reused, { DCS_RENDERING: doctored }).status).toBe(0);
     expect(dockerArgv(reused)[0]).toContain("IMAGE_SOURCE=from-the-given-rendering");
     const other = fakes();
-    expect(runScript("smoke-build.sh", ["prod"], other, { DCS_RENDERING: doctored }).status).toBe(0);
+    expect(runScript("smoke-build.sh", ["dev"], other, { DCS_RENDERING: doctored }).status).toBe(0);
     expect(dockerArgv(other)[0].join(" ")).not.toContain("from-the-given-rendering");
   });
 
@@ -999,27 +1004,27 @@ describe("import-base.sh", () => {
     const dir = fakes();
     const r = runScript("import-base.sh", [tmpStack("dev", "hub-import", withoutBaseFromRegistry)], dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("dcs:image.baseFromRegistry is not true); nothing to import");
+    expect(r.stdout).toContain("builds every image on its base from Docker Hub (no dcs:image.baseFromRegistry or dcs:images.<name>.baseFromRegistry is true); nothing to import");
     expect(calls(dir)).toEqual([]);
   });
 
-  it("no digest pinned: imports the runtime's tag once, and skips it when the registry has it", () => {
-    const stack = tmpStack("dev", "base-tag", (t) => withBaseFromRegistry(t));
+  it("no digest pinned: imports the runtime's tag once, and skips it when the registry has it (prod: one image; dev's two: test/ci-images.test.ts)", () => {
+    const stack = tmpStack("prod", "base-tag", (t) => withBaseFromRegistry(t));
     const dir = fakes();
     const r = runScript("import-base.sh", [stack], dir, { FAKE_IMPORTED_DIGEST: DIGEST });
     expect(r.status, r.stderr).toBe(0);
     expect(calls(dir, "az")).toEqual([
-      ["acr", "repository", "show", "--name", "dcshydrologydev", "--image", "databricksruntime/standard:16.4-LTS", "--query", "digest", "--output", "tsv"],
-      ["acr", "import", "--name", "dcshydrologydev", "--source", "docker.io/databricksruntime/standard:16.4-LTS", "--image", "databricksruntime/standard:16.4-LTS"],
+      ["acr", "repository", "show", "--name", "dcshydrologyprod", "--image", "databricksruntime/standard:16.4-LTS", "--query", "digest", "--output", "tsv"],
+      ["acr", "import", "--name", "dcshydrologyprod", "--source", "docker.io/databricksruntime/standard:16.4-LTS", "--image", "databricksruntime/standard:16.4-LTS"],
     ]);
     const again = runScript("import-base.sh", [stack], dir);
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stdout).toContain(`dcshydrologydev already holds databricksruntime/standard:16.4-LTS (${DIGEST}); nothing to import`);
+    expect(again.stdout).toContain(`dcshydrologyprod already holds databricksruntime/standard:16.4-LTS (${DIGEST}); nothing to import`);
     expect(calls(dir, "az").filter((c) => c[1] === "import")).toHaveLength(1);
   });
 
   it("digest pinned: nothing when the tag has it; by digest, with --force, when the tag has another; fails when the registry then reports another", () => {
-    const stack = tmpStack("dev", "base-digest", (t) => withBaseFromRegistry(t, DIGEST));
+    const stack = tmpStack("prod", "base-digest", (t) => withBaseFromRegistry(t, DIGEST));
     const same = fakes();
     fs.writeFileSync(path.join(same, "repo-digest"), `${DIGEST}\n`);
     const r = runScript("import-base.sh", [stack], same);
@@ -1029,7 +1034,7 @@ describe("import-base.sh", () => {
     fs.writeFileSync(path.join(moved, "repo-digest"), `${OTHER_DIGEST}\n`);
     const m = runScript("import-base.sh", [stack], moved, { FAKE_IMPORTED_DIGEST: DIGEST });
     expect(m.status, m.stderr).toBe(0);
-    expect(calls(moved, "az")[1]).toEqual(["acr", "import", "--name", "dcshydrologydev", "--source", `docker.io/databricksruntime/standard@${DIGEST}`, "--image", "databricksruntime/standard:16.4-LTS", "--force"]);
+    expect(calls(moved, "az")[1]).toEqual(["acr", "import", "--name", "dcshydrologyprod", "--source", `docker.io/databricksruntime/standard@${DIGEST}`, "--image", "databricksruntime/standard:16.4-LTS", "--force"]);
     expect(calls(moved, "az")[2].slice(0, 3)).toEqual(["acr", "repository", "show"]);
     const missing = fakes();
     const n = runScript("import-base.sh", [stack], missing, { FAKE_IMPORTED_DIGEST: DIGEST });
@@ -1054,15 +1059,15 @@ describe("import-base.sh", () => {
 
 describe("smoke-build.sh --base-from-docker-hub (the pull request's build, no credentials)", () => {
   it("replaces only a registry BASE_IMAGE, by the same base on Docker Hub, digest included", () => {
-    const stack = tmpStack("dev", "hub-base", (t) => withBaseFromRegistry(t, DIGEST));
-    const rendering = renderingAs("dev", stack, (doc) => {
+    const stack = tmpStack("prod", "hub-base", (t) => withBaseFromRegistry(t, DIGEST));
+    const rendering = renderingAs("prod", stack, (doc) => {
       const image = doc.resources.find((x) => x.type === TYPES.image)!;
-      (image.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE = `dcshydrologydev.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`;
+      (image.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE = `dcshydrologyprod.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`;
     });
     const deploy = fakes();
     expect(runScript("smoke-build.sh", [stack], deploy, { DCS_RENDERING: rendering }).status).toBe(0);
     const program = dockerArgv(deploy)[0];
-    expect(program).toContain(`BASE_IMAGE=dcshydrologydev.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`);
+    expect(program).toContain(`BASE_IMAGE=dcshydrologyprod.azurecr.io/databricksruntime/standard:16.4-LTS@${DIGEST}`);
     const pr = fakes();
     const r = runScript("smoke-build.sh", [stack, "--base-from-docker-hub"], pr, { DCS_RENDERING: rendering });
     expect(r.status, r.stdout + r.stderr).toBe(0);
@@ -1070,8 +1075,8 @@ describe("smoke-build.sh --base-from-docker-hub (the pull request's build, no cr
     expect(hub).toEqual(program.map((a) => (a.startsWith("BASE_IMAGE=") ? `BASE_IMAGE=databricksruntime/standard:16.4-LTS@${DIGEST}` : a)));
     expect(r.stdout).toContain("building on the same base from Docker Hub");
     // A stack already on Docker Hub's base builds exactly as without the flag.
-    const fromHub = tmpStack("dev", "hub-smoke", withoutBaseFromRegistry);
-    const hubRendering = renderingAs("dev", fromHub, (doc) => {
+    const fromHub = tmpStack("prod", "hub-smoke", withoutBaseFromRegistry);
+    const hubRendering = renderingAs("prod", fromHub, (doc) => {
       const image = doc.resources.find((x) => x.type === TYPES.image)!;
       (image.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE = "databricksruntime/standard:16.4-LTS";
     });
@@ -1195,25 +1200,27 @@ describe("outputs-summary.sh", () => {
 });
 
 describe("cache-image.sh", () => {
-  const withBase = () => tmpStack("dev", "cache", (t) => withBaseFromRegistry(t));
+  // prod: one image (dev's two: test/ci-images.test.ts). The images output as `pulumi stack output images --json` gives it.
+  const withBase = () => tmpStack("prod", "cache", (t) => withBaseFromRegistry(t));
+  const imagesOutput = (tag: string) => JSON.stringify({ default: { ref: "[unknown]", repository: "hydrology/dask", tag, tagged: `dcshydrologyprod.azurecr.io/hydrology/dask:${tag}` } });
 
   it("points buildcache at the image just pushed, inside the registry", () => {
     const stack = withBase();
     const dir = fakes();
-    fs.writeFileSync(path.join(dir, "outputs.json"), "16.4-lts-5c05959dbb65\n");
-    const r = runScript("cache-image.sh", [stack], dir);
+    fs.writeFileSync(path.join(dir, "outputs.json"), imagesOutput("16.4-lts-5c05959dbb65"));
+    const r = runScript("cache-image.sh", [stack], dir, { DCS_RENDERING: renderingAs("prod", stack) });
     expect(r.status, r.stderr).toBe(0);
-    expect(calls(dir, "pulumi")).toEqual([["stack", "output", "imageTag", "--stack", stack]]);
+    expect(calls(dir, "pulumi")).toEqual([["stack", "output", "images", "--json", "--stack", stack]]);
     expect(calls(dir, "az")).toEqual([
-      ["acr", "import", "--name", "dcshydrologydev", "--source", "dcshydrologydev.azurecr.io/hydrology/dask:16.4-lts-5c05959dbb65", "--image", "hydrology/dask:buildcache", "--force", "--output", "none"],
+      ["acr", "import", "--name", "dcshydrologyprod", "--source", "dcshydrologyprod.azurecr.io/hydrology/dask:16.4-lts-5c05959dbb65", "--image", "hydrology/dask:buildcache", "--force", "--output", "none"],
     ]);
   });
 
   it("refuses an output that is not a content tag, and does nothing for a stack that builds from Docker Hub", () => {
     const stack = withBase();
     const bad = fakes();
-    fs.writeFileSync(path.join(bad, "outputs.json"), "latest\n");
-    expect(runScript("cache-image.sh", [stack], bad).status).toBe(1);
+    fs.writeFileSync(path.join(bad, "outputs.json"), imagesOutput("latest"));
+    expect(runScript("cache-image.sh", [stack], bad, { DCS_RENDERING: renderingAs("prod", stack) }).status).toBe(1);
     expect(calls(bad, "az")).toEqual([]);
     const hub = fakes();
     const r = runScript("cache-image.sh", [tmpStack("dev", "hub-cache", withoutBaseFromRegistry)], hub);

@@ -371,6 +371,23 @@ describe("secrets", () => {
     }
   });
 
+  it("the images' own pull secrets (DCS_IMAGE_PULL_SECRETS) go wherever the pull secret goes, to stack-secrets.sh", () => {
+    let passed = 0;
+    for (const file of [...WORKFLOWS, ...ADO]) {
+      const text = read(file);
+      const pull = [...text.matchAll(/^( +)DCS_PULL_CLIENT_SECRET:.*\n/gm)];
+      for (const m of pull) {
+        // Right after it, at the same indentation: the same env:, secrets: or workflow_call declaration.
+        const next = text.slice(m.index + m[0].length).split("\n").filter((l) => !/^ +required: false$/.test(l))[0];
+        expect(next, `${file}: ${m[0].trim()}`).toMatch(new RegExp(`^${m[1]}DCS_IMAGE_PULL_SECRETS:`));
+        passed++;
+      }
+      expect((text.match(/DCS_IMAGE_PULL_SECRETS:/g) ?? []).length, file).toBe(pull.length);
+    }
+    expect(passed).toBeGreaterThan(6);
+    expect(read("scripts/ci/stack-secrets.sh")).toMatch(/DCS_IMAGE_PULL_SECRETS  ->  dcs:imagePullSecrets\.<image>/);
+  });
+
   it("do not include an Azure client secret: OIDC and workload identity federation only", () => {
     for (const file of [...WORKFLOWS, ...ADO, ...SCRIPTS]) expect(read(file), file).not.toMatch(/client-secret|AZURE_CLIENT_SECRET|ARM_CLIENT_SECRET|servicePrincipalKey|\bcreds:/);
     for (const file of WORKFLOWS) {

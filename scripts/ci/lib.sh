@@ -194,3 +194,71 @@ backend_url() {
   fi
   printf '%s\n' "${url//\{stack\}/$1}"
 }
+
+# load_images RENDERING: reads every image build of an offline rendering
+# (scripts/ci/rendering.js images) into arrays, one entry per image, the default
+# image first: image_name (default, gpu, ...), image_resource, image_repository,
+# image_tag, image_context, image_dockerfile, image_platform, image_cache (its
+# cacheFrom images, space-separated; empty without a cache), image_nargs; the
+# build arguments of image i (KEY=VALUE, in key order) are
+# image_args[image_args_from[i]] to the next image's. image_arg I KEY prints
+# one of them. Returns 3, quietly, when the rendering declares no image; 1,
+# after rendering.js's message, when a build cannot be read.
+# shellcheck disable=SC2034 # the arrays are what the calling script reads
+load_images() {
+  local out err status=0 k=0 n i=0
+  local -a fields
+  out="$(mktemp)"
+  err="$(mktemp)"
+  node "$ci_root/scripts/ci/rendering.js" images "$1" >"$out" 2>"$err" || status=$?
+  ((status == 0 || status == 3)) || cat "$err" >&2
+  if ((status != 0)); then
+    rm -f "$out" "$err"
+    return "$status"
+  fi
+  mapfile -d '' -t fields <"$out"
+  rm -f "$out" "$err"
+  image_name=() image_resource=() image_repository=() image_tag=() image_context=() image_dockerfile=()
+  image_platform=() image_cache=() image_nargs=() image_args_from=() image_args=()
+  while ((k < ${#fields[@]})); do
+    image_name[i]="${fields[k]}"
+    image_resource[i]="${fields[k + 1]}"
+    image_repository[i]="${fields[k + 2]}"
+    image_tag[i]="${fields[k + 3]}"
+    image_context[i]="${fields[k + 5]}"
+    image_dockerfile[i]="${fields[k + 6]}"
+    image_platform[i]="${fields[k + 7]}"
+    image_cache[i]="${fields[k + 8]}"
+    n="${fields[k + 9]}"
+    image_nargs[i]="$n"
+    image_args_from[i]="${#image_args[@]}"
+    image_args+=("${fields[@]:k+10:n}")
+    k=$((k + 10 + n))
+    i=$((i + 1))
+  done
+}
+
+# image_arg I KEY: the value of build argument KEY of image I (load_images);
+# nothing when it has none.
+image_arg() {
+  local arg
+  for arg in "${image_args[@]:${image_args_from[$1]}:${image_nargs[$1]}}"; do
+    if [[ "$arg" == "$2="* ]]; then
+      printf '%s' "${arg#"$2"=}"
+      return 0
+    fi
+  done
+}
+
+# stack_builds_from_registry STACK: succeeds when an image of the stack builds on
+# the base imported into the stack's registry: dcs:image.baseFromRegistry or
+# dcs:images.<name>.baseFromRegistry is true for any <name>.
+stack_builds_from_registry() {
+  local file="$ci_root/Pulumi.$1.yaml"
+  [[ -f "$file" ]] || return 1
+  (cd "$ci_root" && node -e '
+    const config = (require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")) ?? {}).config ?? {};
+    const named = config["dcs:images"] !== null && typeof config["dcs:images"] === "object" ? Object.values(config["dcs:images"]) : [];
+    process.exit([config["dcs:image"], ...named].some((i) => i !== null && typeof i === "object" && i.baseFromRegistry === true) ? 0 : 1);
+  ' "$file")
+}

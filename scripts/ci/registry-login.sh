@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Gets the stack's registry ready before `pulumi up`, when the runner's Docker
-# needs it: to push the cluster image (push mode dockerConfig, the default), or
-# to pull the base image and the build cache from it (dcs:image.baseFromRegistry:
-# true, in any push mode; scripts/ci/import-base.sh imports the base next):
+# needs it: to push the cluster images (push mode dockerConfig, the default), or
+# to pull the base images and the build caches from it (baseFromRegistry: true in
+# dcs:image or any dcs:images.<name>, in any push mode; scripts/ci/import-base.sh
+# imports the bases next):
 #
 # 1. When the registry does not exist yet (a stack's first deployment), creates
 #    it, and only it, first: renders the stack offline, takes the registry's URN
@@ -39,7 +40,8 @@ if [[ -z "$registry" ]]; then
 fi
 mode="$(stack_value "$stack" dcs:image push mode)"
 mode="${mode:-dockerConfig}"
-base_from_registry="$(stack_value "$stack" dcs:image baseFromRegistry)"
+base_from_registry=false
+if stack_builds_from_registry "$stack"; then base_from_registry=true; fi
 if [[ "$mode" != dockerConfig && "$base_from_registry" != true ]]; then
   log "stack $stack pushes in mode $mode: pulumi up hands Docker those credentials itself; no login needed"
   exit 0
