@@ -11,7 +11,7 @@
  *   BASE_IMAGE; a GPU base pinned by digest imported by digest;
  * - smoke-build.sh: every image built as `pulumi up` builds it, each with the
  *   smoke checks that apply to it (the GPU context has no smoke test of its
- *   own: scripts/ci/image-checks.sh against its own requirements);
+ *   own: infra/image-checks.sh against its own requirements);
  * - cache-image.sh: each image's <repository>:buildcache refreshed;
  * - registry-login.sh: a named image from the registry needs the login too;
  * - stack-secrets.sh: dcs:imagePullSecrets.<image> from DCS_IMAGE_PULL_SECRETS.

@@ -1353,3 +1353,22 @@ describe("lib.sh backend_url: a team stack shares its platform stack's backend",
     expect(calls(dir), "the backend is known from the files alone").toEqual([]);
   });
 });
+
+describe("lib.sh stack_images and registry_host: what import-base.sh, smoke-build.sh and cache-image.sh start from", () => {
+  it("stack_images reads the images of the stack's rendering and leaves no file behind; a stack without an image returns 3, quietly", () => {
+    const dir = fakes();
+    const tmpdir = fs.mkdtempSync(path.join(sandbox, "tmpdir-"));
+    const list = 'f() { stack_images "$1"; printf "%s %s\\n" "${image_name[0]}" "${image_context[0]}"; }; f';
+    const r = libCall(list, ["prod"], dir, { DCS_RENDERING: renderedFile("prod"), TMPDIR: tmpdir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("default infra/image\n");
+    const none = libCall('f() { local status=0; stack_images "$1" || status=$?; echo "status $status"; }; f', ["platform-dev"], dir, { DCS_RENDERING: renderedFile("platform-dev"), TMPDIR: tmpdir });
+    expect(none.stdout).toBe("status 3\n");
+    expect(none.stderr).toBe("");
+    expect(fs.readdirSync(tmpdir)).toEqual([]);
+  });
+
+  it("registry_host: the registry's login server, in lower case", () => {
+    expect(libCall("registry_host", ["DcsHydrologyDev"], fakes()).stdout).toBe("dcshydrologydev.azurecr.io");
+  });
+});

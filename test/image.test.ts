@@ -2,8 +2,9 @@
  * The cluster image's build context (infra/image), checked without building:
  * no Docker Hub and no PyPI here, so the Databricks base and the wheels cannot
  * be fetched. What can run does run: shellcheck, the requirements checker with
- * a real Python (Debian's, with dask), and the smoke-test script itself, whose
- * only stand-in is the `docker` command it calls.
+ * a real Python (Debian's, with dask), and the smoke-test script itself (with
+ * infra/image-checks.sh, the checks it runs), whose only stand-in is the
+ * `docker` command they call.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -16,6 +17,7 @@ import { ROOT, run, SYSTEM_PYTHON } from "./helpers/processes";
 
 const IMAGE_DIR = path.join(ROOT, "infra", "image");
 const SMOKE_TEST = path.join(IMAGE_DIR, "smoke-test.sh");
+const IMAGE_CHECKS = path.join(ROOT, "infra", "image-checks.sh");
 const CHECKER = path.join(IMAGE_DIR, "check_requirements.py");
 const dockerfile = fs.readFileSync(path.join(IMAGE_DIR, "Dockerfile"), "utf8");
 /** Dockerfile instructions with continuation lines joined and comments dropped. */
@@ -231,9 +233,12 @@ case "$1" in
 esac
 `;
 
-  /** A copy of infra/image with its own requirements, and the stand-in docker on PATH. */
+  /** A copy of infra/image (in <ws>/image, beside a copy of infra/image-checks.sh) with its own requirements, and the stand-in docker on PATH; its folder. */
   function workspace(requirements: string): string {
-    const dir = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    fs.copyFileSync(IMAGE_CHECKS, path.join(ws, "image-checks.sh"));
+    const dir = path.join(ws, "image");
+    fs.mkdirSync(dir);
     for (const f of ["Dockerfile", "check_requirements.py", "smoke-test.sh"]) fs.copyFileSync(path.join(IMAGE_DIR, f), path.join(dir, f));
     fs.writeFileSync(path.join(dir, "requirements.txt"), requirements);
     fs.mkdirSync(path.join(dir, "bin"));
@@ -259,7 +264,7 @@ esac
   }
 
   it("passes shellcheck", () => {
-    const r = spawnSync("shellcheck", [SMOKE_TEST, path.join(ROOT, "infra", "smoke-test.sh")]);
+    const r = spawnSync("shellcheck", [SMOKE_TEST, IMAGE_CHECKS, path.join(ROOT, "infra", "smoke-test.sh")]);
     expect(r.error, "shellcheck must be installed (.ci/run installs it)").toBeUndefined();
     expect(r.stdout.toString(), r.stderr.toString()).toBe("");
     expect(r.status).toBe(0);
@@ -305,6 +310,18 @@ esac
     const r = await smoke(dir, ["--image", "nowhere:1", "--no-build"], { FAKE_MISSING: "1" });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("FAIL  image nowhere:1 not found");
+  });
+
+  it("runs its checks from infra/image-checks.sh, which lies outside every build context and refuses bad usage or a context it cannot check", async () => {
+    expect(fs.readFileSync(SMOKE_TEST, "utf8")).toMatch(/^exec bash "\$here\/\.\.\/image-checks\.sh" --image "\$image" --context "\$here" --as smoke-test$/m);
+    for (const bad of [[], ["--image", "x:y"], ["--context", IMAGE_DIR], ["--image", "x:y", "--context", IMAGE_DIR, "--bogus"]]) {
+      const r = await run("bash", [IMAGE_CHECKS, ...bad], { PATH: process.env.PATH });
+      expect(r.code, bad.join(" ")).toBe(2);
+      expect(r.stderr).toContain("usage: infra/image-checks.sh --image REF --context DIR");
+    }
+    const missing = await run("bash", [IMAGE_CHECKS, "--image", "x:y", "--context", IMAGE_DIR, "--requirements", "requirements-nowhere.txt"], { PATH: process.env.PATH });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`image-checks: ${IMAGE_DIR}/requirements-nowhere.txt is missing`);
   });
 
   it("is still reachable at its old path, infra/smoke-test.sh, for the pipelines that call it there", async () => {

@@ -30,19 +30,12 @@ if ! stack_builds_from_registry "$stack"; then
   exit 0
 fi
 registry="$(stack_value "$stack" dcs:registry name)"
-host="$(printf '%s' "$registry" | tr '[:upper:]' '[:lower:]').azurecr.io"
+host="$(registry_host "$registry")"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-render_stack "$stack" "$tmp/rendering.json" || exit 1
 status=0
-load_images "$tmp/rendering.json" || status=$?
-if ((status == 3)); then
-  log "stack $stack declares no image; no build cache to update"
-  exit 0
-elif ((status != 0)); then
-  exit "$status"
-fi
+stack_images "$stack" || status=$?
+((status != 3)) || { log "stack $stack declares no image; no build cache to update"; exit 0; }
+((status == 0)) || exit "$status"
 
 cached=()
 for i in "${!image_name[@]}"; do
@@ -56,6 +49,8 @@ done
 ((${#cached[@]})) || exit 0
 
 # Every tag is checked before the first copy.
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
 (cd "$ci_root" && pulumi stack output images --json --stack "$stack") >"$tmp/images.json"
 copies=()
 for i in "${cached[@]}"; do

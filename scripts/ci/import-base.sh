@@ -50,19 +50,12 @@ if [[ -z "$registry" ]]; then
   echo "import-base: stack $stack builds an image from its registry (baseFromRegistry) but declares no registry (dcs:registry.name)" >&2
   exit 1
 fi
-host="$(printf '%s' "$registry" | tr '[:upper:]' '[:lower:]').azurecr.io"
+host="$(registry_host "$registry")"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-render_stack "$stack" "$tmp/rendering.json" || exit 1
 status=0
-load_images "$tmp/rendering.json" || status=$?
-if ((status == 3)); then
-  log "stack $stack declares no image; nothing to import"
-  exit 0
-elif ((status != 0)); then
-  exit "$status"
-fi
+stack_images "$stack" || status=$?
+((status != 3)) || { log "stack $stack declares no image; nothing to import"; exit 0; }
+((status == 0)) || exit "$status"
 
 # import NAME IMAGE DIGEST: makes the registry hold IMAGE (<repository>:<tag>),
 # at DIGEST when one is pinned, for image NAME.

@@ -238,6 +238,25 @@ load_images() {
   done
 }
 
+# stack_images STACK: renders STACK offline (render_stack, into a temporary file
+# removed afterwards) and reads its image builds into the arrays of
+# load_images. Returns 3, quietly, when the stack declares no image (a platform
+# stack); 1, after the renderer's or rendering.js's message, when the stack
+# cannot be rendered or a build cannot be read.
+stack_images() {
+  local rendering status=0
+  rendering="$(mktemp)"
+  { render_stack "$1" "$rendering" && load_images "$rendering"; } || status=$?
+  rm -f "$rendering"
+  return "$status"
+}
+
+# registry_host NAME: the login server of the Azure Container Registry NAME,
+# <NAME in lower case>.azurecr.io, as image references and BASE_IMAGE name it.
+registry_host() {
+  printf '%s.azurecr.io' "${1,,}"
+}
+
 # image_arg I KEY: the value of build argument KEY of image I (load_images);
 # nothing when it has none.
 image_arg() {

@@ -13,9 +13,9 @@
 #
 # The smoke test of an image is the one beside its Dockerfile
 # (<context>/smoke-test.sh, infra/image's), run with --no-build against the
-# image built here. A context without one (infra/image-gpu) gets the checks of
-# that smoke test that apply to any cluster image, against its own
-# requirements (scripts/ci/image-checks.sh: platform, labels, every pin of the
+# image built here. A context without one (infra/image-gpu) gets the checks
+# that smoke test runs, the ones every cluster image must pass, against its own
+# requirements (infra/image-checks.sh: platform, labels, every pin of the
 # context's requirements installed and importing, pyspark absent, the lock; the
 # CUDA label of a GPU image); infra/image/smoke-test.sh itself checks the CPU
 # image's pins, which are not the GPU image's.
@@ -47,17 +47,10 @@ base_from_docker_hub=false
 (($# == 1)) || base_from_docker_hub=true
 log() { printf 'smoke-build: %s\n' "$*"; }
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-render_stack "$stack" "$tmp/rendering.json" || exit 1
 status=0
-load_images "$tmp/rendering.json" || status=$?
-if ((status == 3)); then
-  log "stack $stack declares no image; nothing to build"
-  exit 0
-elif ((status != 0)); then
-  exit "$status"
-fi
+stack_images "$stack" || status=$?
+((status != 3)) || { log "stack $stack declares no image; nothing to build"; exit 0; }
+((status == 0)) || exit "$status"
 
 cd "$ci_root"
 # Every image's smoke test is there before anything is built.
@@ -67,7 +60,7 @@ for i in "${!image_name[@]}"; do
     requirements="$(image_arg "$i" REQUIREMENTS)"
     requirements="${requirements:-requirements.txt}"
     if [[ ! -f "$context/$requirements" || ! -f "$context/check_requirements.py" ]]; then
-      log "image ${image_name[i]}: no smoke test beside the Dockerfile: $context/smoke-test.sh is missing, and so is $context/$requirements or $context/check_requirements.py to check it with scripts/ci/image-checks.sh" >&2
+      log "image ${image_name[i]}: no smoke test beside the Dockerfile: $context/smoke-test.sh is missing, and so is $context/$requirements or $context/check_requirements.py to check it with infra/image-checks.sh" >&2
       exit 1
     fi
   fi
@@ -97,7 +90,7 @@ for i in "${!image_name[@]}"; do
   else
     requirements="$(image_arg "$i" REQUIREMENTS)"
     cuda="$(image_arg "$i" CUDA_VERSION)"
-    log "image $name: $context has no smoke-test.sh of its own; running the checks that apply to any cluster image (scripts/ci/image-checks.sh)"
-    bash "$ci_root/scripts/ci/image-checks.sh" --image "$tag" --context "$context" --requirements "${requirements:-requirements.txt}" ${cuda:+--cuda "$cuda"}
+    log "image $name: $context has no smoke-test.sh of its own; running the checks every cluster image must pass (infra/image-checks.sh)"
+    bash "$ci_root/infra/image-checks.sh" --image "$tag" --context "$context" --requirements "${requirements:-requirements.txt}" ${cuda:+--cuda "$cuda"}
   fi
 done
