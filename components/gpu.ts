@@ -148,6 +148,21 @@ export function isGpuNodeType(nodeType: string): boolean {
   return GPU_NODE_TYPE.test(nodeType);
 }
 
+/**
+ * Why Azure Databricks does not offer a GPU size, or undefined when it may.
+ * Azure Databricks, "GPU-enabled compute", supported instance types: NC v3
+ * (`Standard_NC6s_v3`, ...) is no longer supported since Azure retired it
+ * (2025-03-31 and 2025-09-30), as are the older NC, NV and ND v1/v2 sizes; of
+ * NVadsA10 v5 only the whole-GPU sizes (NV36ads, NV36adms, NV72ads) are
+ * listed, not the fractions of a GPU (NV6ads, NV12ads, NV18ads).
+ */
+export function unofferedGpuSizeReason(nodeType: string): string | undefined {
+  if (/^Standard_NC\d+r?s_v3$/i.test(nodeType)) return "NC v3 sizes are no longer offered (Azure retired them in 2025)";
+  if (/^Standard_(NC|NV|ND)\d+r?s?(_v2)?$/i.test(nodeType)) return "the first NC, NV and ND generations are retired";
+  if (/^Standard_NV(6|12|18)ads_A10_v5$/i.test(nodeType)) return "a size with a fraction of an A10 is not among the GPU sizes Azure Databricks offers (NV36ads_A10_v5 and larger are)";
+  return undefined;
+}
+
 /** True for a runtime key of the Photon engine, e.g. 16.4.x-photon-scala2.12. */
 export function isPhotonRuntime(sparkVersion: string): boolean {
   return /(^|-)photon(-|$)/i.test(sparkVersion);

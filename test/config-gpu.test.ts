@@ -84,6 +84,9 @@ const cases: Case[] = [
   ["a cluster runtime that is not its image's", (r) => (r.clusters.gpu.sparkVersion = "15.4.x-scala2.12"), "dcs:clusters.gpu.sparkVersion", /does not match the image gpu built on 16\.4-LTS \(dcs:images\.gpu\.runtime\)/],
   ["a CUDA release that is no release", (r) => (r.images.gpu.gpu.cuda = "12.6"), "dcs:images.gpu.gpu.cuda", /CUDA release such as 12\.6\.3/],
   ["a driver figure that is no version", (r) => (r.images.gpu.gpu.driver = "latest"), "dcs:images.gpu.gpu.driver", /driver version such as/],
+  ["a retired NC v3 size", (r) => (r.pools.gpu.nodeType = "Standard_NC6s_v3"), "dcs:pools.gpu.nodeType", /Standard_NC6s_v3: NC v3 sizes are no longer offered/],
+  ["a fraction of an A10", (r) => (r.pools.gpu.nodeType = "Standard_NV12ads_A10_v5"), "dcs:pools.gpu.nodeType", /fraction of an A10/],
+  ["a first-generation NC size", (r) => (r.pools.gpu.nodeType = "Standard_NC6"), "dcs:pools.gpu.nodeType", /retired/],
   // Pools and jobs pick images by name, under the same rules.
   ["a GPU pool on a CPU node type", (r) => (r.pools.gpu.nodeType = CPU), "dcs:pools.gpu.nodeType", /Standard_D4ds_v5 has no GPU, and image gpu is a GPU image/],
   ["a GPU cluster drawing from a CPU pool", (r) => { r.pools.cpu = { nodeType: CPU, image: "gpu" }; r.clusters.gpu.pool = { workers: "cpu" }; }, "dcs:clusters.gpu.pool", /Standard_D4ds_v5 has no GPU/],

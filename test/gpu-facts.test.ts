@@ -4,12 +4,17 @@
  * driver, and what a cluster on a GPU image tells its init script.
  */
 import { describe, expect, it } from "vitest";
-import { compareVersions, compatibleDriverFloor, cudaBaseImage, cudaDriverNote, cudaDriverProblem, gpuEnvVars, isGpuNodeType, isPhotonRuntime, minDriverFor } from "../components/gpu";
+import { compareVersions, compatibleDriverFloor, cudaBaseImage, cudaDriverNote, cudaDriverProblem, gpuEnvVars, isGpuNodeType, isPhotonRuntime, minDriverFor, unofferedGpuSizeReason } from "../components/gpu";
 
 describe("GPU facts", () => {
   it("knows Azure's GPU families (NC, ND, NV) from every other size", () => {
     for (const gpu of ["Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5", "Standard_ND96asr_v4", "Standard_NV36ads_A10_v5", "Standard_NC6"]) expect(isGpuNodeType(gpu), gpu).toBe(true);
     for (const cpu of ["Standard_D4ds_v5", "Standard_E8ds_v5", "Standard_F4s", "Standard_DS3_v2", "Standard_NP10s", "Standard_L8s_v3", "Standard_M8ms"]) expect(isGpuNodeType(cpu), cpu).toBe(false);
+  });
+
+  it("knows which GPU sizes Azure Databricks does not offer", () => {
+    for (const offered of ["Standard_NC4as_T4_v3", "Standard_NC64as_T4_v3", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5", "Standard_ND96asr_v4", "Standard_NV36ads_A10_v5", "Standard_NV72ads_A10_v5"]) expect(unofferedGpuSizeReason(offered), offered).toBeUndefined();
+    for (const gone of ["Standard_NC6s_v3", "Standard_NC24rs_v3", "Standard_NC6", "Standard_NV12s_v2", "Standard_NV6ads_A10_v5", "Standard_NV18ads_A10_v5"]) expect(unofferedGpuSizeReason(gone), gone).toBeDefined();
   });
 
   it("orders driver versions by number, not by text", () => {

@@ -5,7 +5,7 @@
  */
 import { isTimeZone, quartzCronProblems } from "../../components/daskJob";
 import { unsupportedRuntimeReason } from "../../components/naming";
-import { cudaDriverNote, cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS } from "../../components/gpu";
+import { cudaDriverNote, cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS, unofferedGpuSizeReason } from "../../components/gpu";
 import { DEFAULT_IMAGE, RUNTIME_TAG, type Parsed } from "./schema";
 
 /** The configuration namespace: keys are written `dcs:<key>`. */
@@ -150,6 +150,10 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     const cpuNodes = known.filter((t) => !isGpuNodeType(t));
     if (img?.spec.gpu && cpuNodes.length > 0) {
       add(`${at}.${nodeKey}`, `${cpuNodes.join(", ")} has no GPU, and image ${imageName} is a GPU image (${img.key}.gpu): use a GPU size of the NC, ND or NV families, such as Standard_NC4as_T4_v3`);
+    }
+    for (const size of gpuNodes) {
+      const reason = unofferedGpuSizeReason(size);
+      if (reason) add(`${at}.${nodeKey}`, `${size}: ${reason}; choose a size of Azure Databricks' GPU list, such as Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4`);
     }
     if (img && !img.spec.gpu && gpuNodes.length > 0) {
       add(`${at}.image`, `${gpuNodes.join(", ")} is a GPU size, and image ${imageName} has no CUDA (${img.key}.gpu is not set): boot a GPU image on it, or choose a size without a GPU`);
