@@ -106,7 +106,7 @@ describe("init_script_dask.sh on a GPU node (fake nvidia-smi, stand-in dask-cuda
     const old = await c.start("gpu-old", "worker", { ...GPU_IMAGE, FAKE_GPUS: "1", FAKE_NVIDIA_DRIVER: "535.54.03" });
     expect(old.code).toBe(2);
     expect(old.stderr).toContain(
-      "error: the NVIDIA driver on this node is 535.54.03, older than 550.54.14, the lowest the image's CUDA 12.4.1 needs (DCS_CUDA_VERSION, DCS_CUDA_MIN_DRIVER). Build the image on a CUDA release this driver runs (config dcs:images.<name>.cuda), or choose a Databricks runtime whose GPU nodes run driver 550.54.14 or newer",
+      "error: the NVIDIA driver on this node is 535.54.03, older than 550.54.14, the lowest the image's CUDA 12.4.1 needs (DCS_CUDA_VERSION, DCS_CUDA_MIN_DRIVER). Build the image on a CUDA release this driver runs (config dcs:images.<name>.gpu.cuda), or choose a Databricks runtime whose GPU nodes run driver 550.54.14 or newer",
     );
     expect(c.log("gpu-old")).toContain("older than 550.54.14");
     expect(c.pid("gpu-old", "supervisor")).toBeUndefined();

@@ -345,7 +345,7 @@ plan_gpus() {
   elif ! is_version "$LOWEST_DRIVER"; then
     log "warning: nvidia-smi reports the NVIDIA driver as '$LOWEST_DRIVER', which is no version: not checked against $CUDA_MIN_DRIVER, the lowest CUDA $CUDA_VERSION needs"
   elif version_older "$LOWEST_DRIVER" "$CUDA_MIN_DRIVER"; then
-    misconfigured "the NVIDIA driver on this node is $LOWEST_DRIVER, older than $CUDA_MIN_DRIVER, the lowest the image's CUDA $CUDA_VERSION needs (DCS_CUDA_VERSION, DCS_CUDA_MIN_DRIVER). Build the image on a CUDA release this driver runs (config dcs:images.<name>.cuda), or choose a Databricks runtime whose GPU nodes run driver $CUDA_MIN_DRIVER or newer"
+    misconfigured "the NVIDIA driver on this node is $LOWEST_DRIVER, older than $CUDA_MIN_DRIVER, the lowest the image's CUDA $CUDA_VERSION needs (DCS_CUDA_VERSION, DCS_CUDA_MIN_DRIVER). Build the image on a CUDA release this driver runs (config dcs:images.<name>.gpu.cuda), or choose a Databricks runtime whose GPU nodes run driver $CUDA_MIN_DRIVER or newer"
   else
     log "NVIDIA driver $LOWEST_DRIVER meets $CUDA_MIN_DRIVER, the lowest CUDA $CUDA_VERSION needs"
   fi
@@ -384,11 +384,18 @@ start_supervisor() {
   mv -f -- "$launcher.new" "$launcher"
   log "starting $whose in the background (logs in $LOG_DIR: dask-init.log, dask-$kind.log)"
   setsid nohup bash "$launcher" "$@" </dev/null >>"$INIT_LOG" 2>&1 9>&- &
-  printf '%s\n' "$!" >"$pid_file"
+  local child=$! tries=0
+  # Until the child has become the launcher (a fork of this shell, then setsid and nohup exec in
+  # turn), its command line is this script's, or empty mid-exec, and running_pid would not know
+  # it as ours: a --stop or a second run right now would miss it. Wait for that, 1 s at most.
+  while ((tries++ < 50)) && alive "$child" && [[ "$(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null)" != *"$RUN_DIR/"* ]]; do
+    sleep 0.02
+  done
+  printf '%s\n' "$child" >"$pid_file"
   if [[ "$kind" == scheduler ]]; then
-    log "supervisor started (pid $!); clients connect to tcp://${DRIVER_IP:-<driver address>}:$PORT or use $RUN_DIR/scheduler.json; dashboard on port $DASHBOARD_PORT"
+    log "supervisor started (pid $child); clients connect to tcp://${DRIVER_IP:-<driver address>}:$PORT or use $RUN_DIR/scheduler.json; dashboard on port $DASHBOARD_PORT"
   else
-    log "${what#the } started (pid $!); the worker joins tcp://$SCHEDULER_HOST:$PORT once it answers"
+    log "${what#the } started (pid $child); the worker joins tcp://$SCHEDULER_HOST:$PORT once it answers"
   fi
 }
 
