@@ -15,11 +15,10 @@
  *   Compatibility guide). What the program refuses is a CUDA whose major
  *   release the driver cannot run at all; a CUDA that runs only through minor
  *   version compatibility is allowed with a warning.
- * - Azure Databricks release notes, "Databricks Runtime <n> LTS for Machine
- *   Learning", System environment: the NVIDIA driver the runtime's GPU nodes
- *   run (the driver comes from the host, not from the image), and the
- *   runtime's Ubuntu and Python (Databricks Runtime <n> LTS, System
- *   environment).
+ * - Azure Databricks release notes, "Databricks Runtime <n> LTS", System
+ *   environment: the runtime's Ubuntu and Python; the driver of its GPU nodes
+ *   (which comes from the host, not from the image) from what has been
+ *   published, see RUNTIME_GPU_FACTS.
  * - Azure VM sizes, GPU families: NC, ND and NV (Microsoft Learn, "GPU
  *   optimized virtual machine sizes"); Azure Databricks, "GPU-enabled
  *   compute", lists the sizes Databricks offers.
