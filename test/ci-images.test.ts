@@ -18,11 +18,12 @@
  *
  * A single-image stack (prod) behaving as before is in test/ci-scripts.test.ts.
  */
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { calls, dockerArgv, installFakes, renderedFile as renderedFileOf, runCiScript } from "./helpers/ci-fakes";
 import { ROOT } from "./helpers/record";
 
 const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-ci-images-"));
@@ -105,23 +106,7 @@ esac
 exit 0
 `;
 
-function fakes(): string {
-  const dir = fs.mkdtempSync(path.join(sandbox, "fake-"));
-  for (const [name, body] of Object.entries({ pulumi: FAKE_PULUMI, az: FAKE_AZ, docker: FAKE_DOCKER })) fs.writeFileSync(path.join(dir, name), body, { mode: 0o755 });
-  return dir;
-}
-
-/** The calls made, in order: [command, ...args]. */
-function calls(dir: string, command?: string): string[][] {
-  const file = path.join(dir, "calls");
-  const all = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.split("\t")) : [];
-  return command ? all.filter((c) => c[0] === command).map((c) => c.slice(1)) : all;
-}
-
-function dockerArgv(dir: string): string[][] {
-  const file = path.join(dir, "docker.argv");
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\0\n").filter(Boolean).map((rec) => rec.split("\0")) : [];
-}
+const fakes = () => installFakes(sandbox, { pulumi: FAKE_PULUMI, az: FAKE_AZ, docker: FAKE_DOCKER });
 
 /** Holds IMAGE in the stand-in registry at DIGEST. */
 function hold(dir: string, image: string, digest: string): void {
@@ -129,27 +114,9 @@ function hold(dir: string, image: string, digest: string): void {
   fs.writeFileSync(path.join(dir, "held", image.replace(/[/:]/g, "_")), `${digest}\n`);
 }
 
-function runScript(script: string, args: string[], dir: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync("bash", [path.join("scripts/ci", script), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    input: "",
-    env: { PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: sandbox, FAKE_DIR: dir, ...env },
-    timeout: 120_000,
-  });
-}
+const runScript = (script: string, args: string[], dir: string, env: Record<string, string> = {}) => runCiScript(sandbox, script, args, dir, env);
 
-/** A stack's offline rendering, made as the scripts make it, once per stack; its file. */
-const renderings = new Map<string, string>();
-function renderedFile(stack: string): string {
-  if (!renderings.has(stack)) {
-    const out = path.join(fs.mkdtempSync(path.join(sandbox, "render-")), `${stack}.json`);
-    const r = spawnSync("npm", ["start", "--silent", "--", "--stack", stack, "--out", out, "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 });
-    expect(r.status, r.stderr).toBe(0);
-    renderings.set(stack, out);
-  }
-  return renderings.get(stack)!;
-}
+const renderedFile = (stack: string) => renderedFileOf(sandbox, stack);
 const rendering = (stack: string) => JSON.parse(fs.readFileSync(renderedFile(stack), "utf8")) as Rendering;
 /** The build of the image resource NAME (image-image, image-gpu-image) in a rendering. */
 function buildOf(r: Rendering, resource: string): Build {

@@ -35,6 +35,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { calls, dockerArgv, installFakes, renderedFile as renderedFileOf, renderWithCli, runCiScript } from "./helpers/ci-fakes";
 import { ROOT } from "./helpers/record";
 
 const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "dcs-ci-"));
@@ -147,49 +148,12 @@ esac
 `;
 
 /** A fresh directory with the fakes on PATH and a log of the calls. */
-function fakes(): string {
-  const dir = fs.mkdtempSync(path.join(sandbox, "fake-"));
-  for (const [name, body] of Object.entries({ pulumi: FAKE_PULUMI, az: FAKE_AZ, docker: FAKE_DOCKER, databricks: FAKE_DATABRICKS })) {
-    fs.writeFileSync(path.join(dir, name), body, { mode: 0o755 });
-  }
-  return dir;
-}
+const fakes = () => installFakes(sandbox, { pulumi: FAKE_PULUMI, az: FAKE_AZ, docker: FAKE_DOCKER, databricks: FAKE_DATABRICKS });
 
-/** The calls made, in order: [command, ...args]. */
-function calls(dir: string, command?: string): string[][] {
-  const file = path.join(dir, "calls");
-  const all = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.split("\t")) : [];
-  return command ? all.filter((c) => c[0] === command).map((c) => c.slice(1)) : all;
-}
+const runScript = (script: string, args: string[], dir: string, env: Record<string, string> = {}) => runCiScript(sandbox, script, args, dir, env);
 
-function runScript(script: string, args: string[], dir: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync("bash", [path.join("scripts/ci", script), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    input: "",
-    env: { PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: sandbox, FAKE_DIR: dir, ...env },
-    timeout: 120_000,
-  });
-}
-
-/** Renders a stack offline, as the scripts do. */
-function render(stack: string): Rendering {
-  const out = path.join(fs.mkdtempSync(path.join(sandbox, "render-")), "r.json");
-  const r = spawnSync("npm", ["start", "--silent", "--", "--stack", stack, "--out", out, "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(fs.readFileSync(out, "utf8")) as Rendering;
-}
-
-/** A rendering of a committed stack made once per suite, for the tests that pass it in DCS_RENDERING. */
-const renderedFiles = new Map<string, string>();
-function renderedFile(stack: string): string {
-  if (!renderedFiles.has(stack)) {
-    const file = path.join(fs.mkdtempSync(path.join(sandbox, "cached-")), `${stack}.json`);
-    fs.writeFileSync(file, JSON.stringify(render(stack)));
-    renderedFiles.set(stack, file);
-  }
-  return renderedFiles.get(stack)!;
-}
+const render = (stack: string) => renderWithCli(sandbox, stack);
+const renderedFile = (stack: string) => renderedFileOf(sandbox, stack);
 
 /** A stack file's text without any committed `baseFromRegistry: true` (and its comment): every base from Docker Hub. */
 const withoutBaseFromRegistry = (t: string) => t.replace(/( +# [^\n]*\n)*( +)baseFromRegistry: true\n/g, "");
@@ -369,16 +333,6 @@ describe("registry-login.sh", () => {
 
 // ---------------------------------------------------------------------------
 
-/** The argv of each docker call, as the fake received them. */
-function dockerArgv(dir: string): string[][] {
-  const file = path.join(dir, "docker.argv");
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\0\n")
-    .filter(Boolean)
-    .map((rec) => rec.split("\0"));
-}
 
 /** The docker build the rendering declares for its single image, built here from its inputs. */
 function expectedBuild(rendering: Rendering): string[] {
