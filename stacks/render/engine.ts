@@ -10,7 +10,6 @@
  * deterministic stand-ins that look like the real thing ("simulated", for
  * tests and policy checks).
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -21,9 +20,11 @@ import { parse as parseYaml } from "yaml";
 import { evaluateStack, type Finding } from "../../policy/rules";
 import { decodeConfigValue, imagesNeedingOwnSecret, NAMESPACE, runtimeOfImageTag, secretKeysNeeded } from "../config";
 import { PLATFORM_OUTPUTS } from "../platformContract";
+import { isObject, redact, SECRET_MARK, summarizeContent, unwrapSecrets } from "./redaction";
 import { cloudState, computed, invokeAnswer, type CloudMode } from "./standins";
 
 export { computed, type CloudMode } from "./standins";
+export { SECRET_MARK } from "./redaction";
 
 /** What a rendering is made from. */
 export interface RenderOptions {
@@ -91,8 +92,6 @@ export interface Rendering {
   findings: Finding[];
 }
 
-export const SECRET_MARK = "[secret]";
-
 /** Runs the policy pack's rules over recorded resources, as CrossGuard would over a preview. */
 export function guardrailFindings(resources: RenderedResource[]): Finding[] {
   return evaluateStack(resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs, protect: r.protect })));
@@ -110,7 +109,6 @@ export class RenderError extends Error {
   }
 }
 
-
 const defaultRoot = path.resolve(__dirname, "..", "..");
 
 /** Reads a stack file's `config:` block as full key -> value and the set of encrypted keys. */
@@ -124,82 +122,6 @@ export function readStackFile(file: string): { values: Record<string, unknown>; 
     else values[key] = value;
   }
   return { values, encrypted };
-}
-
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-
-/** Replaces every occurrence of a known secret value in a string. */
-function scrub(text: string, knownSecrets: readonly string[]): { text: string; hit: boolean } {
-  let out = text;
-  for (const secret of knownSecrets) if (secret.length > 0) out = out.split(secret).join(SECRET_MARK);
-  return { text: out, hit: out !== text };
-}
-
-/**
- * Replaces secret values with SECRET_MARK; reports whether any secret was found.
- * The SDK marks a whole object secret when one field is; where the secret
- * value is known (it came from config), only that field is masked so the
- * rest (an image URL, say) stays reviewable. Otherwise the whole value is.
- */
-function redact(value: unknown, knownSecrets: readonly string[]): { value: unknown; secret: boolean } {
-  if (pulumi.runtime.isRpcSecret(value)) {
-    const inner = unwrapSecrets(value);
-    const masked = redact(inner, knownSecrets);
-    const serialized = JSON.stringify(masked.value) ?? "";
-    const precise = masked.secret && !knownSecrets.some((s) => s.length > 0 && serialized.includes(s));
-    return { value: precise ? masked.value : SECRET_MARK, secret: true };
-  }
-  if (typeof value === "string") {
-    const r = scrub(value, knownSecrets);
-    return { value: r.text, secret: r.hit };
-  }
-  if (Array.isArray(value)) {
-    let secret = false;
-    const out = value.map((v) => {
-      const r = redact(v, knownSecrets);
-      secret ||= r.secret;
-      return r.value;
-    });
-    return { value: out, secret };
-  }
-  if (isObject(value)) {
-    let secret = false;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const r = redact(v, knownSecrets);
-      secret ||= r.secret;
-      out[k] = r.value;
-    }
-    return { value: out, secret };
-  }
-  return { value, secret: false };
-}
-
-/** Removes the secret wrappers so the program sees plain values in outputs. */
-function unwrapSecrets(value: unknown): unknown {
-  if (pulumi.runtime.isRpcSecret(value)) return unwrapSecrets(pulumi.runtime.unwrapRpcSecret(value));
-  if (Array.isArray(value)) return value.map(unwrapSecrets);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
-  return value;
-}
-
-/**
- * Makes encoded contents reviewable: file contents become a hash and size
- * (diffs stay readable, changes stay visible); an ACR task's base64 YAML is
- * shown decoded.
- */
-function summarizeContent(inputs: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...inputs };
-  if (typeof out.contentBase64 === "string") {
-    const bytes = Buffer.from(out.contentBase64, "base64");
-    out.contentBase64 = `sha256:${createHash("sha256").update(bytes).digest("hex")} (${bytes.length} bytes)`;
-  }
-  const step = out.step;
-  if (isObject(step) && typeof step.encodedTaskContent === "string" && !step.encodedTaskContent.startsWith("(computed")) {
-    out.step = { ...step, encodedTaskContent: `base64 of: ${Buffer.from(step.encodedTaskContent, "base64").toString("utf8")}` };
-  }
-  return out;
 }
 
 /** The URN the Pulumi engine gives a resource of `type` named `name` under `parent` (a URN, or "" for none). */
