@@ -16,7 +16,7 @@
  * - registry-login.sh: a named image from the registry needs the login too;
  * - stack-secrets.sh: dcs:imagePullSecrets.<image> from DCS_IMAGE_PULL_SECRETS.
  *
- * A single-image stack (prod) behaving as before is in test/ci-scripts.test.ts.
+ * A single-image stack (prod) behaving as before is in test/ci-build.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
