@@ -27,6 +27,9 @@ export const IMAGE_PLATFORM = "linux/amd64";
  */
 export const BUILD_CACHE_TAG = "buildcache";
 
+/** Build arguments the component sets itself; an image's further buildArgs may not name them. */
+export const PROGRAM_BUILD_ARGS: readonly string[] = ["BASE_IMAGE", "RUNTIME_TAG", "CUDA_VERSION", "PYTHON_VERSION", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION", "BUILDKIT_INLINE_CACHE"];
+
 /** The Databricks base image the build starts from. */
 export const BASE_REPOSITORY = "databricksruntime/standard";
 
@@ -123,8 +126,7 @@ export class ClusterImage extends pulumi.ComponentResource {
     const { registryServer, credentials } = args;
     const root = args.projectRoot ?? process.cwd();
     const repository = args.repository ?? "hydrology/dask";
-    const programArgs = ["BASE_IMAGE", "RUNTIME_TAG", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION", "CUDA_VERSION", "PYTHON_VERSION", "BUILDKIT_INLINE_CACHE"];
-    const taken = Object.keys(args.buildArgs ?? {}).filter((k) => programArgs.includes(k));
+    const taken = Object.keys(args.buildArgs ?? {}).filter((k) => PROGRAM_BUILD_ARGS.includes(k));
     if (taken.length > 0) throw new Error(`ClusterImage "${name}": build arguments ${taken.join(", ")} are set by the component`);
     // Rejected before registration: nothing, not even this component, is declared.
     if (!fs.existsSync(path.resolve(root, args.context, "Dockerfile"))) throw new Error(`ClusterImage "${name}": no Dockerfile in the build context ${args.context}`);

@@ -55,6 +55,19 @@ export const RUNTIME_GPU_FACTS: Readonly<Record<string, RuntimeGpuFacts>> = {
 };
 
 /**
+ * A GPU image's figures with the runtime's filled in where the stack names
+ * none: the driver of its GPU nodes and its Python. Either is undefined when
+ * the stack names none and the table does not know the runtime.
+ */
+export function gpuFigures(
+  gpu: { cuda: string; ubuntu: string; driver?: string; python?: string },
+  runtimeTag: string,
+): { cuda: string; ubuntu: string; driver?: string; python?: string } {
+  const facts = RUNTIME_GPU_FACTS[/^(\d+\.\d+)-LTS$/.exec(runtimeTag)?.[1] ?? ""];
+  return { ...gpu, driver: gpu.driver ?? facts?.driver, python: gpu.python ?? facts?.python };
+}
+
+/**
  * The driver with which each CUDA release (major.minor) has every feature,
  * from NVIDIA's table (Toolkit Driver Version, Linux x86_64, the GA release).
  */

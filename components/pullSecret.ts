@@ -113,10 +113,10 @@ export function validatePullSecretArgs(args: PullSecretArgs): string[] {
     if (!parseSecretReference(args.reference)) problems.push(`reference "${args.reference}" is not {{secrets/<scope>/<key>}}`);
   } else {
     if (!SECRET_SCOPE_NAME.test(args.scope)) problems.push(`scope "${args.scope}" must be 1-128 letters, digits, '-', '_' or '.'`);
-    for (const key of [args.key, ...(args.more ?? []).map((m) => m.key)]) {
+    const keys = [args.key, ...(args.more ?? []).map((m) => m.key)];
+    for (const key of keys) {
       if (!SECRET_KEY_NAME.test(key)) problems.push(`key "${key}" must be 1-128 letters, digits, '-', '_' or '.'`);
     }
-    const keys = [args.key, ...(args.more ?? []).map((m) => m.key)];
     const twice = keys.filter((k, i) => keys.indexOf(k) !== i);
     if (twice.length > 0) problems.push(`keys ${[...new Set(twice)].join(", ")} are used twice in the scope`);
   }

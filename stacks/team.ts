@@ -30,7 +30,7 @@ import { accessControlFor } from "../components/principals";
 import { driverProxyUrl } from "../components/workspace";
 import { ConfigError, runtimeOfImageTag, type TeamStackConfig } from "./config";
 import { DEFAULT_IMAGE } from "./config/schema";
-import { cudaBaseImage, gpuEnvVars, POOL_CUDA_TAG, RUNTIME_GPU_FACTS } from "../components/gpu";
+import { cudaBaseImage, gpuEnvVars, POOL_CUDA_TAG } from "../components/gpu";
 import { daskEnvVars } from "./dask";
 import { isUnknownMarker } from "../policy/reading";
 import { PLATFORM_OUTPUTS, platformProblems, type PlatformOutputs, type PlatformTeam } from "./platformContract";
@@ -164,7 +164,6 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   const built = Object.fromEntries(
     imageEntries.map(([name, spec]) => {
       const suffix = name === DEFAULT_IMAGE ? "" : `-${name}`;
-      const runtime = runtimeOfImageTag(spec.runtime);
       const image = new ClusterImage(`image${suffix}`, {
         context: spec.context,
         projectRoot,
@@ -172,7 +171,7 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
         repository: spec.repository,
         runtime: spec.runtime,
         base: spec.gpu ? cudaBaseImage(spec.gpu.cuda, spec.gpu.ubuntu) : undefined,
-        gpu: spec.gpu && runtime ? { cuda: spec.gpu.cuda, python: RUNTIME_GPU_FACTS[runtime].python } : undefined,
+        gpu: spec.gpu ? { cuda: spec.gpu.cuda, python: spec.gpu.python } : undefined,
         buildArgs: spec.buildArgs,
         baseDigest: spec.baseDigest,
         baseRegistry: spec.baseFromRegistry ? registryHost : undefined,
@@ -205,8 +204,8 @@ function teamResources(team: TeamStackConfig, ws: TeamWorkspace) {
   const owners = [...clusterEntries.flatMap(([, cl]) => [cl.singleUserName, ...(cl.groupName ? [cl.groupName] : [])]), ...Object.values(team.jobs).map((j) => j.runAs)];
   const readers = readersOf(owners[0], [...owners.slice(1), ...team.pullSecret.readers]);
   const imageKey = (name: string) => `${team.pullSecret.key}-${name}`;
-  const declaredElsewhere = (name: string) => team.images[name].pullIdentity?.secretReference;
-  const moreKeys = imageEntries.filter(([name]) => name !== DEFAULT_IMAGE && declaredElsewhere(name) === undefined);
+  // Every other image gets a key of its own, unless its identity's secret is kept elsewhere.
+  const moreKeys = imageEntries.filter(([name, spec]) => name !== DEFAULT_IMAGE && spec.pullIdentity?.secretReference === undefined);
   const pullSecret = new PullSecret(
     "pull-secret",
     team.pullIdentity.secretReference !== undefined

@@ -50,8 +50,17 @@ describe("the images of a stack", () => {
     const raw = devWithSecret();
     raw.images.gpu.gpu = { cuda: "13.0.1", ubuntu: "24.04", driver: "580.65.06" };
     const c = parseTeam(raw);
-    expect(c.images.gpu.gpu).toEqual({ cuda: "13.0.1", ubuntu: "24.04", driver: "580.65.06" });
+    expect(c.images.gpu.gpu).toEqual({ cuda: "13.0.1", ubuntu: "24.04", driver: "580.65.06", python: "3.12" });
     expect(c.warnings).toEqual([]);
+  });
+
+  it("a runtime the program has no figures for takes the driver and the Python from config", () => {
+    const raw = devWithSecret();
+    raw.images.gpu.runtime = "17.3-LTS";
+    raw.images.gpu.gpu = { cuda: "12.6.3", driver: "570.86.15", python: "3.12" };
+    raw.clusters.gpu.sparkVersion = "17.3.x-scala2.12";
+    expect(parseTeam(raw).images.gpu.gpu).toEqual({ cuda: "12.6.3", ubuntu: "24.04", driver: "570.86.15", python: "3.12" });
+    expect(parseTeam(devWithSecret()).images.gpu.gpu).toEqual({ cuda: "12.6.3", ubuntu: "24.04", driver: "535.54.03", python: "3.12" });
   });
 
   it("asks for the image's own pull secret only when it has its own identity without a reference", () => {
@@ -81,6 +90,8 @@ const cases: Case[] = [
   ["a CUDA newer than the runtime's driver runs", (r) => (r.images.gpu.gpu.cuda = "13.0.1"), "dcs:images.gpu.gpu.cuda", /CUDA 13\.0\.1 needs NVIDIA driver 580 or newer, and the runtime's GPU nodes run 535\.54\.03/],
   ["a CUDA newer than a configured driver runs", (r) => (r.images.gpu.gpu.driver = "470.82.01"), "dcs:images.gpu.gpu.cuda", /CUDA 12\.6\.3 needs NVIDIA driver 525\.60\.13 or newer.*470\.82\.01/],
   ["a runtime without a driver figure", (r) => { r.images.gpu.runtime = "17.3-LTS"; r.clusters.gpu.sparkVersion = "17.3.x-scala2.12"; }, "dcs:images.gpu.gpu.driver", /knows no NVIDIA driver figure for runtime 17\.3-LTS/],
+  ["a runtime without a Python figure", (r) => { r.images.gpu.runtime = "17.3-LTS"; r.clusters.gpu.sparkVersion = "17.3.x-scala2.12"; }, "dcs:images.gpu.gpu.python", /knows no Python figure for runtime 17\.3-LTS/],
+  ["a Python version that is no version", (r) => (r.images.gpu.gpu.python = "three"), "dcs:images.gpu.gpu.python", /Python version such as 3\.12/],
   ["a cluster runtime that is not its image's", (r) => (r.clusters.gpu.sparkVersion = "15.4.x-scala2.12"), "dcs:clusters.gpu.sparkVersion", /does not match the image gpu built on 16\.4-LTS \(dcs:images\.gpu\.runtime\)/],
   ["a CUDA release that is no release", (r) => (r.images.gpu.gpu.cuda = "12.6"), "dcs:images.gpu.gpu.cuda", /CUDA release such as 12\.6\.3/],
   ["a driver figure that is no version", (r) => (r.images.gpu.gpu.driver = "latest"), "dcs:images.gpu.gpu.driver", /driver version such as/],

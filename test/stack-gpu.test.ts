@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACR_PULL_ROLE_ID } from "../components/containerRegistry";
 import type { Rendering } from "../stacks/render/engine";
-import { clusterOf, FAKE_SECRETS, input, ofType, renderForTest, stackConfigOf } from "./helpers/record";
+import { clusterOf, FAKE_SECRETS, imageOf, input, ofType, renderForTest, stackConfigOf } from "./helpers/record";
 import { expectSoundGraph } from "./helpers/stack-graph";
 
 const OWN_CLIENT = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
@@ -67,6 +67,17 @@ describe("a stack with a GPU image of its own identity, a looked-up GPU cluster 
     const smokeCluster = (smoke.inputs.tasks as { newCluster: Record<string, unknown> }[])[0].newCluster;
     expect((smokeCluster.dockerImage as { url: string }).url).toBe(images.default.ref);
     expect((smokeCluster.sparkEnvVars as Record<string, string>).DCS_CUDA_VERSION).toBeUndefined();
+  });
+
+  it("builds a GPU image for a runtime the program has no figures for with the Python the stack names", async () => {
+    const dev = stackConfigOf("dev");
+    const images = structuredClone(dev["dcs:images"]) as Record<string, Record<string, unknown>>;
+    images.gpu.runtime = "17.3-LTS";
+    images.gpu.gpu = { cuda: "12.6.3", driver: "570.86.15", python: "3.12" };
+    const clusters = structuredClone(dev["dcs:clusters"]) as Record<string, Record<string, unknown>>;
+    clusters.gpu.sparkVersion = "17.3.x-scala2.12";
+    const later = await renderForTest("dev", { "dcs:images": images, "dcs:clusters": clusters });
+    expect(input(imageOf(later, "gpu"), "build.args")).toMatchObject({ RUNTIME_TAG: "17.3-LTS", PYTHON_VERSION: "3.12", CUDA_VERSION: "12.6.3" });
   });
 
   it("passes every guardrail", () => {

@@ -11,9 +11,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { PLATFORM_KEYS, type ParsedStackConfig, type StackConfig } from "./types";
-import { configWarnings, crossFieldProblems, runtimeOfImageTag, DEFAULT_DASK_WORKERS, platformProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
+import { configWarnings, crossFieldProblems, DEFAULT_DASK_WORKERS, platformProblems, NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
 import { DEFAULT_IMAGE, platformPolicySchema, stackConfigSchema, type Parsed } from "./schema";
-import { RUNTIME_GPU_FACTS } from "../../components/gpu";
+import { gpuFigures } from "../../components/gpu";
 import type { ImageSpec } from "./types";
 
 export { NAMESPACE, SECRET_KEYS, type ConfigProblem, type ParseContext } from "./rules";
@@ -123,10 +123,8 @@ export function parseStackConfig(raw: Record<string, unknown>, ctx: ParseContext
   const { kind: _kind, teams: _teams, policy: _policy, images: named, imagePullSecrets, ...full } = c as Parsed;
   const { push: _push, ...defaultImage } = full.image;
   const images: Record<string, ImageSpec> = Object.fromEntries(
-    Object.entries({ [DEFAULT_IMAGE]: defaultImage, ...named } as Record<string, Omit<ImageSpec, "gpu"> & { gpu?: { cuda: string; ubuntu: string; driver?: string } }>).map(([name, spec]) => [
-      name,
-      { ...spec, gpu: spec.gpu ? { ...spec.gpu, driver: spec.gpu.driver ?? RUNTIME_GPU_FACTS[runtimeOfImageTag(spec.runtime)!]!.driver } : undefined },
-    ]),
+    // The rules have made sure every GPU figure is known, from the stack or the runtime.
+    Object.entries({ [DEFAULT_IMAGE]: defaultImage, ...named }).map(([name, spec]) => [name, { ...spec, gpu: spec.gpu ? (gpuFigures(spec.gpu, spec.runtime) as Required<ReturnType<typeof gpuFigures>>) : undefined }]),
   );
   // Defaults that depend on other keys: a fixed size for Dask, and spot workers in dev (not with a pool).
   const clusters = Object.fromEntries(

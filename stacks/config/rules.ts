@@ -5,7 +5,7 @@
  */
 import { isTimeZone, quartzCronProblems } from "../../components/daskJob";
 import { unsupportedRuntimeReason } from "../../components/naming";
-import { cudaDriverNote, cudaDriverProblem, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS, unofferedGpuSizeReason } from "../../components/gpu";
+import { cudaDriverNote, cudaDriverProblem, gpuFigures, isGpuNodeType, isPhotonRuntime, RUNTIME_GPU_FACTS, unofferedGpuSizeReason } from "../../components/gpu";
 import { DEFAULT_IMAGE, RUNTIME_TAG, type Parsed } from "./schema";
 
 /** The configuration namespace: keys are written `dcs:<key>`. */
@@ -106,10 +106,11 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
     }
     byRepository.set(spec.repository, n);
     if (spec.gpu) {
-      const runtime = runtimeOfImageTag(spec.runtime);
-      const driver = spec.gpu.driver ?? (runtime ? RUNTIME_GPU_FACTS[runtime]?.driver : undefined);
+      const { driver, python } = gpuFigures(spec.gpu, spec.runtime);
+      const known = Object.keys(RUNTIME_GPU_FACTS).join(", ");
+      if (python === undefined) problems.push({ key: `${key}.gpu.python`, message: `the program knows no Python figure for runtime ${spec.runtime} (it knows ${known}); set the runtime's Python, from its release notes` });
       if (driver === undefined) {
-        problems.push({ key: `${key}.gpu.driver`, message: `the program knows no NVIDIA driver figure for runtime ${spec.runtime} (it knows ${Object.keys(RUNTIME_GPU_FACTS).join(", ")}); set the driver of that runtime's GPU nodes from its release notes` });
+        problems.push({ key: `${key}.gpu.driver`, message: `the program knows no NVIDIA driver figure for runtime ${spec.runtime} (it knows ${known}); set the driver of that runtime's GPU nodes from its release notes` });
       } else {
         const problem = cudaDriverProblem(spec.gpu.cuda, driver);
         if (problem) problems.push({ key: `${key}.gpu.cuda`, message: `${problem}; choose a CUDA of a major release that driver runs (or a runtime whose driver is newer)` });
@@ -257,7 +258,7 @@ export function crossFieldProblems(c: Partial<Parsed>, ctx: ParseContext, enviro
 }
 
 /** What the rules read of an image. */
-type ImageSpecLike = { repository: string; runtime: string; gpu?: { cuda: string; driver?: string } };
+type ImageSpecLike = { repository: string; runtime: string; gpu?: { cuda: string; ubuntu: string; driver?: string; python?: string } };
 
 /** Workers of a Dask cluster when the stack sets neither a fixed size nor autoscaling. */
 export const DEFAULT_DASK_WORKERS = 2;
@@ -273,8 +274,7 @@ export function configWarnings(c: Partial<Parsed>): ConfigProblem[] {
   const images = { ...(c.image ? { default: { key: "dcs:image", spec: c.image } } : {}), ...Object.fromEntries(Object.entries(c.images ?? {}).map(([n, spec]) => [n, { key: `dcs:images.${n}`, spec }])) };
   for (const { key, spec } of Object.values(images)) {
     if (!spec.gpu) continue;
-    const runtime = runtimeOfImageTag(spec.runtime);
-    const driver = spec.gpu.driver ?? (runtime ? RUNTIME_GPU_FACTS[runtime]?.driver : undefined);
+    const { driver } = gpuFigures(spec.gpu, spec.runtime);
     const note = driver ? cudaDriverNote(spec.gpu.cuda, driver) : undefined;
     if (note) warnings.push({ key: `${key}.gpu.cuda`, message: note });
   }

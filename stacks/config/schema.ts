@@ -8,6 +8,7 @@ import { RESERVED_CLUSTER_TAGS } from "../../components/dcsCluster";
 import { SECRET_SCOPE_NAME, SECRET_KEY_NAME } from "../../components/pullSecret";
 import { DRIVER_PROXY_REFUSED_PORTS } from "../../components/workspace";
 import { DEFAULT_CUDA, DEFAULT_CUDA_UBUNTU } from "../../components/gpu";
+import { PROGRAM_BUILD_ARGS } from "../../components/clusterImage";
 
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SECRET_REFERENCE = /^\{\{secrets\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\}\}$/;
@@ -91,10 +92,10 @@ export const gpuSchema = z.strictObject({
   ubuntu: z.enum(["20.04", "22.04", "24.04"]).default(DEFAULT_CUDA_UBUNTU),
   /** NVIDIA driver of the runtime's GPU nodes. Default: the figure for dcs:images.<name>.runtime in components/gpu.ts. */
   driver: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must be a driver version such as 535.54.03").optional(),
+  /** Python major.minor the image's /databricks/python3 runs: the runtime's. Default: the figure for the runtime in components/gpu.ts. */
+  python: z.string().regex(/^3\.\d+$/, "must be a Python version such as 3.12").optional(),
 });
 
-/** Build arguments the program sets itself; an image's buildArgs may not set them. */
-export const PROGRAM_BUILD_ARGS = ["BASE_IMAGE", "RUNTIME_TAG", "CUDA_VERSION", "PYTHON_VERSION", "IMAGE_SOURCE", "IMAGE_REVISION", "IMAGE_VERSION", "BUILDKIT_INLINE_CACHE"] as const;
 
 /** What every image of a stack is made of. */
 const imageSpecShape = {
@@ -112,7 +113,7 @@ const imageSpecShape = {
       z
         .string()
         .regex(/^[A-Z][A-Z0-9_]*$/, "build argument names are upper case")
-        .refine((k) => !(PROGRAM_BUILD_ARGS as readonly string[]).includes(k), { message: `is set by the program (${PROGRAM_BUILD_ARGS.join(", ")}); set the image key it comes from` }),
+        .refine((k) => !PROGRAM_BUILD_ARGS.includes(k), { message: `is set by the program (${PROGRAM_BUILD_ARGS.join(", ")}); set the image key it comes from` }),
       z.string(),
     )
     .default({}),

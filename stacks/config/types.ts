@@ -15,8 +15,8 @@ export interface ImageSpec {
   baseFromRegistry: boolean;
   source?: string;
   buildArgs: Record<string, string>;
-  /** A GPU image: its CUDA, the Ubuntu of its base, and the driver of the GPU nodes it runs on (from the runtime when not set). */
-  gpu?: { cuda: string; ubuntu: string; driver: string };
+  /** A GPU image: its CUDA, the Ubuntu of its base, the driver of the GPU nodes it runs on and its Python (the runtime's when not set). */
+  gpu?: { cuda: string; ubuntu: string; driver: string; python: string };
   /** Its own pull identity; absent: the stack's dcs:pullIdentity. */
   pullIdentity?: { clientId: string; objectId: string; secretReference?: string };
 }
