@@ -25,7 +25,7 @@ export interface ContainerRegistryArgs {
   adminUserEnabled?: boolean;
   /** Object id of the service principal that clusters pull with; it gets AcrPull on the registry. */
   pullPrincipalObjectId: pulumi.Input<string>;
-  /** Further pull identities (an image's own), by a short name: each gets AcrPull on the registry (Azure RBAC has no narrower built-in scope). Default: none. */
+  /** Further pull identities (an image's own), by a short name: each gets AcrPull on the whole registry, like the stack's (repository-scoped permissions are not used). Default: none. */
   morePullPrincipals?: Record<string, pulumi.Input<string>>;
   /** Object id of the service principal `pulumi up` pushes with; it gets AcrPush. Default: none (the runner's identity needs AcrPush by other means). */
   pushPrincipalObjectId?: pulumi.Input<string>;

@@ -126,7 +126,9 @@ export class RegistryRetention extends pulumi.ComponentResource {
         registryName: args.registryName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        // Task names are unique per registry: a second repository's purge needs a name of its own.
+        // A task is a child resource of its registry (ARM id .../registries/<registry>/tasks/<taskName>,
+        // azure-native containerregistry.Task), so its name is unique in the registry: a second
+        // repository's purge needs a name of its own.
         taskName: args.taskName ?? "dcs-purge",
         platform: { os: "Linux", architecture: "amd64" },
         agentConfiguration: { cpu: 2 },
